@@ -1,0 +1,113 @@
+/**
+ * The events a provider publishes, as unsigned templates: 7000 feedback, the 6xxx result, the
+ * NIP-89 kind 31990 announcement and the kind 5 deletion that withdraws it.
+ */
+import type { Config } from "../config"
+import type { JobRequest } from "./jobRequest"
+import { type EventTemplate, type NostrEvent, nowSeconds } from "./nostrEvent"
+
+export const FEEDBACK_KIND = 7000
+export const HANDLER_INFO_KIND = 31990
+export const DELETION_KIND = 5
+export const resultKindFor = (requestKind: number) => requestKind + 1000
+
+export type FeedbackStatus = "payment-required" | "processing" | "error" | "success" | "partial"
+
+/** Who a reply is about: enough of the request to address it, also for requests that did not parse. */
+export interface RequestRef {
+  readonly id: string
+  readonly customer: string
+}
+
+export const refOf = (event: NostrEvent): RequestRef => ({ id: event.id, customer: event.pubkey })
+
+export interface Invoice {
+  readonly amountMsats: number
+  readonly bolt11?: string
+}
+
+const amountTag = (invoice: Invoice): Array<string> =>
+  invoice.bolt11 ? ["amount", String(invoice.amountMsats), invoice.bolt11] : ["amount", String(invoice.amountMsats)]
+
+export const feedbackEvent = (
+  request: RequestRef,
+  status: FeedbackStatus,
+  options: { readonly extra?: string; readonly invoice?: Invoice; readonly content?: string } = {}
+): EventTemplate => {
+  const tags: Array<Array<string>> = [
+    options.extra ? ["status", status, options.extra] : ["status", status],
+    ["e", request.id],
+    ["p", request.customer]
+  ]
+  if (options.invoice) tags.push(amountTag(options.invoice))
+  return { kind: FEEDBACK_KIND, created_at: nowSeconds(), tags, content: options.content ?? "" }
+}
+
+/**
+ * The job result. `content` is the output, already encrypted by the caller when the request was
+ * encrypted; then the cleartext inputs are left out and `["encrypted"]` is added.
+ */
+export const resultEvent = (
+  job: JobRequest,
+  content: string,
+  invoice: Invoice,
+  relayHint?: string
+): EventTemplate => {
+  const tags: Array<Array<string>> = [
+    ["request", JSON.stringify(job.event)],
+    relayHint ? ["e", job.id, relayHint] : ["e", job.id],
+    ...(job.encryption ? [] : job.inputTags.map((t) => [...t])),
+    ["p", job.customer],
+    amountTag(invoice)
+  ]
+  if (job.encryption) tags.push(["encrypted"])
+  return { kind: resultKindFor(job.kind), created_at: nowSeconds(), tags, content }
+}
+
+export interface HandlerProfile {
+  readonly name: string
+  readonly about: string
+}
+
+/** The `d` tag of our announcement: stable, so each new announcement replaces the last. */
+export const HANDLER_D_TAG = "sell-compute"
+
+export const handlerInfoEvent = (config: Config, profile: HandlerProfile): EventTemplate => ({
+  kind: HANDLER_INFO_KIND,
+  created_at: nowSeconds(),
+  tags: [["d", HANDLER_D_TAG], ...config.supportedJobKinds.map((k) => ["k", String(k)])],
+  content: JSON.stringify({
+    name: profile.name,
+    about: profile.about,
+    encryptionSupported: true,
+    encryptionSchemes: ["nip04", "nip44"],
+    nip90Params: {
+      model: { required: false, values: config["textGeneration.model"] ? [config["textGeneration.model"]] : [] },
+      max_tokens: { required: false, values: [], max: config["textGeneration.maxTokens"] },
+      temperature: { required: false, values: [] },
+      top_k: { required: false, values: [] },
+      top_p: { required: false, values: [] },
+      frequency_penalty: { required: false, values: [] }
+    },
+    pricing: {
+      unit: "sats",
+      minPriceSats: config["pricing.minPriceSats"],
+      pricePer1kTokens: config["pricing.pricePer1kTokens"],
+      paymentMode: config["payment.mode"]
+    }
+  })
+})
+
+export const handlerAddress = (pubkey: string) => `${HANDLER_INFO_KIND}:${pubkey}:${HANDLER_D_TAG}`
+
+/** Withdraws our announcement: by address (all versions) and by the id we last published. */
+export const handlerDeletionEvent = (pubkey: string, announcementId?: string): EventTemplate => ({
+  kind: DELETION_KIND,
+  created_at: nowSeconds(),
+  tags: [
+    ["a", handlerAddress(pubkey)],
+    ...(announcementId ? [["e", announcementId]] : []),
+    ["k", String(HANDLER_INFO_KIND)]
+  ],
+  content: "Provider going offline"
+})
