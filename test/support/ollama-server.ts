@@ -1,0 +1,322 @@
+// An HTTP server on 127.0.0.1 speaking enough of Ollama's REST API for the `ollama` npm client:
+// GET / | /api/version | /api/tags | /api/ps, POST /api/show | /api/generate | /api/chat (NDJSON when
+// streaming). Ollama itself can't run on these machines; tests start this instead.
+//
+// Text is "generated" by `responder` and emitted one whitespace-separated word per chunk (a "token").
+// prompt_eval_count = words in the prompt (at least 1); eval_count = chunks emitted, capped by
+// options.num_predict when it is > 0 (then done_reason is "length", else "stop").
+import http from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+/**
+ * How /api/generate and /api/chat behave (the other endpoints always answer):
+ * - ok: answer normally.
+ * - fail500: HTTP 500 with {"error": "..."}.
+ * - hang: read the request and never answer, not even headers, until the client goes away.
+ * - stall: (streaming) send 200 headers, then nothing more until the client goes away; the client's
+ *   iterator exists, so its abort() works (with "hang" it can't: see the test file). Non-streaming: as hang.
+ * - errorMidStream: (streaming) send the first token, then an {"error": "..."} line and end.
+ */
+export type OllamaMode = "ok" | "fail500" | "hang" | "stall" | "errorMidStream";
+
+export interface GenerationRequest {
+  endpoint: "generate" | "chat";
+  model: string;
+  /** For chat: the message contents joined with "\n". */
+  prompt: string;
+  options: Record<string, unknown>;
+  stream: boolean;
+  /** Chat messages as received (chat only). */
+  messages?: Array<{ role: string; content: string }>;
+  /** The whole JSON body. */
+  body: Record<string, unknown>;
+}
+
+export type Responder = (req: { model: string; prompt: string; options: Record<string, unknown> }) => string;
+
+export const defaultResponder: Responder = ({ model, prompt }) => `Echo from ${model}: ${prompt}`;
+
+export interface OllamaStandInOptions {
+  /** Model names served by /api/tags; requests for others get 404 like real Ollama. */
+  models?: string[];
+  mode?: OllamaMode;
+  delayMsPerToken?: number;
+  responder?: Responder;
+  /** Listen on this port (default 0: pick a free one). */
+  port?: number;
+}
+
+const VERSION = "0.12.6";
+const FAKE_DIGEST = "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72";
+
+function wordsOf(text: string): string[] {
+  return text.split(/\s+/).filter((w) => w.length > 0);
+}
+
+function modelDetails() {
+  return {
+    parent_model: "",
+    format: "gguf",
+    family: "llama",
+    families: ["llama"],
+    parameter_size: "1.2B",
+    quantization_level: "Q8_0",
+  };
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class OllamaStandIn {
+  models: string[];
+  mode: OllamaMode;
+  delayMsPerToken: number;
+  responder: Responder;
+  /** Every /api/generate and /api/chat request received, in order (including failed/hung ones). */
+  readonly requests: GenerationRequest[] = [];
+  /** Generation requests whose client went away before the response was complete. */
+  aborted = 0;
+  /** Generation requests currently being answered (or hanging). */
+  inFlight = 0;
+
+  private server?: http.Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly loaded = new Set<string>();
+  private closing = false;
+  private _port: number;
+
+  constructor(opts: OllamaStandInOptions = {}) {
+    this.models = opts.models ?? ["llama3.2:1b"];
+    this.mode = opts.mode ?? "ok";
+    this.delayMsPerToken = opts.delayMsPerToken ?? 0;
+    this.responder = opts.responder ?? defaultResponder;
+    this._port = opts.port ?? 0;
+  }
+
+  get port(): number {
+    return this._port;
+  }
+
+  /** http://127.0.0.1:<port>, the `host` for `new Ollama({ host })`; stable across stop()/start(). */
+  get url(): string {
+    return `http://127.0.0.1:${this._port}`;
+  }
+
+  get running(): boolean {
+    return this.server !== undefined;
+  }
+
+  setMode(mode: OllamaMode): void {
+    this.mode = mode;
+  }
+
+  /** Listens (again) on the same port as before, or a free one the first time when port was 0. */
+  async start(): Promise<void> {
+    if (this.server) return;
+    const server = http.createServer((req, res) => {
+      this.handle(req, res).catch((error) => {
+        if (!res.headersSent) sendJson(res, error instanceof SyntaxError ? 400 : 500, { error: String(error) });
+        else res.destroy();
+      });
+    });
+    server.on("connection", (socket) => {
+      this.sockets.add(socket);
+      socket.once("close", () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this._port, "127.0.0.1", () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    this._port = (server.address() as AddressInfo).port;
+    this.server = server;
+    this.closing = false;
+  }
+
+  /** Stops listening and drops every connection (hanging requests included): Ollama is now unreachable. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    this.closing = true; // connections we cut don't count as client aborts
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+
+  /** Same as stop(); for use in after() hooks. */
+  close(): Promise<void> {
+    return this.stop();
+  }
+
+  /** Clears recorded requests and counters (not models/mode/responder). */
+  reset(): void {
+    this.requests.length = 0;
+    this.aborted = 0;
+    this.loaded.clear();
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const route = `${req.method} ${url.pathname}`;
+    if (req.method === "GET" && url.pathname === "/") {
+      res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
+      return void res.end("Ollama is running");
+    }
+    if (route === "GET /api/version") return sendJson(res, 200, { version: VERSION });
+    if (route === "GET /api/tags") {
+      return sendJson(res, 200, { models: this.models.map((name) => this.modelEntry(name)) });
+    }
+    if (route === "GET /api/ps") {
+      const expires = new Date(Date.now() + 5 * 60_000).toISOString();
+      const models = [...this.loaded]
+        .filter((name) => this.models.includes(name))
+        .map((name) => ({ ...this.modelEntry(name), expires_at: expires, size_vram: 1_321_098_329 }));
+      return sendJson(res, 200, { models });
+    }
+    if (route === "POST /api/show") {
+      const body = await readJson(req);
+      const name = String(body.model ?? body.name ?? "");
+      if (!this.models.includes(name)) return sendJson(res, 404, { error: `model '${name}' not found` });
+      return sendJson(res, 200, {
+        license: "",
+        modelfile: `FROM ${name}\n`,
+        parameters: "",
+        template: "{{ .Prompt }}",
+        details: modelDetails(),
+        model_info: { "general.architecture": "llama", "llama.context_length": 131072 },
+        capabilities: ["completion"],
+        modified_at: "2025-01-01T00:00:00Z",
+      });
+    }
+    if (route === "POST /api/generate" || route === "POST /api/chat") {
+      return this.generate(route === "POST /api/chat" ? "chat" : "generate", req, res);
+    }
+    sendJson(res, 404, { error: "404 page not found" });
+  }
+
+  private modelEntry(name: string) {
+    return {
+      name,
+      model: name,
+      modified_at: "2025-01-01T00:00:00Z",
+      size: 1_321_098_329,
+      digest: FAKE_DIGEST,
+      details: modelDetails(),
+    };
+  }
+
+  private async generate(endpoint: "generate" | "chat", req: http.IncomingMessage, res: http.ServerResponse) {
+    const started = process.hrtime.bigint();
+    const body = await readJson(req);
+    const model = String(body.model ?? "");
+    const options = (body.options ?? {}) as Record<string, unknown>;
+    const stream = body.stream !== false; // Ollama streams unless told not to
+    const messages = Array.isArray(body.messages) ? (body.messages as Array<{ role: string; content: string }>) : undefined;
+    const prompt = endpoint === "chat" ? (messages ?? []).map((m) => m.content).join("\n") : String(body.prompt ?? "");
+    this.requests.push({ endpoint, model, prompt, options, stream, messages, body });
+
+    this.inFlight++;
+    let finished = false;
+    res.once("close", () => {
+      this.inFlight--;
+      if (!finished && !this.closing) this.aborted++;
+    });
+    const end = (text?: string) => {
+      finished = true;
+      res.end(text);
+    };
+    const gone = () => res.destroyed || res.writableEnded;
+
+    const mode = this.mode;
+    if (mode === "hang") return; // answered only by the client going away
+    if (mode === "fail500") {
+      finished = true;
+      return sendJson(res, 500, { error: "llama runner process has terminated: exit status 2" });
+    }
+    if (!model || !this.models.includes(model)) {
+      finished = true;
+      return sendJson(res, 404, { error: `model '${model}' not found` });
+    }
+    this.loaded.add(model);
+
+    const words = wordsOf(this.responder({ model, prompt, options }));
+    const numPredict = typeof options.num_predict === "number" ? options.num_predict : -1;
+    const emitted = numPredict > 0 ? words.slice(0, numPredict) : words;
+    const tokens = emitted.map((w, i) => (i === 0 ? w : ` ${w}`));
+    const evalStarted = process.hrtime.bigint();
+    const chunk = (text: string) =>
+      endpoint === "chat"
+        ? { model, created_at: new Date().toISOString(), message: { role: "assistant", content: text }, done: false }
+        : { model, created_at: new Date().toISOString(), response: text, done: false };
+    const finalChunk = (text: string) => {
+      const now = process.hrtime.bigint();
+      return {
+        ...chunk(text),
+        done: true,
+        done_reason: emitted.length < words.length ? "length" : "stop",
+        ...(endpoint === "generate" ? { context: [1, 2, 3] } : {}),
+        total_duration: Number(now - started),
+        load_duration: 1_000_000,
+        prompt_eval_count: Math.max(1, wordsOf(prompt).length),
+        prompt_eval_duration: Number(evalStarted - started),
+        eval_count: tokens.length,
+        eval_duration: Number(now - evalStarted),
+      };
+    };
+
+    if (!stream) {
+      if (mode === "stall") return; // nothing to stall between: same as hang
+      if (this.delayMsPerToken > 0) await sleep(this.delayMsPerToken * tokens.length);
+      if (gone()) return;
+      finished = true;
+      return sendJson(res, 200, finalChunk(tokens.join("")));
+    }
+
+    res.writeHead(200, { "Content-Type": "application/x-ndjson" });
+    res.flushHeaders(); // so the client gets its stream (and can abort it) before the first token
+    if (mode === "stall") return;
+    const count = mode === "errorMidStream" ? Math.min(1, tokens.length) : tokens.length;
+    for (const token of tokens.slice(0, count)) {
+      if (this.delayMsPerToken > 0) await sleep(this.delayMsPerToken);
+      if (gone()) return;
+      res.write(JSON.stringify(chunk(token)) + "\n");
+    }
+    if (gone()) return;
+    if (mode === "errorMidStream") {
+      return end(JSON.stringify({ error: "an error was encountered while running the model" }) + "\n");
+    }
+    end(JSON.stringify(finalChunk("")) + "\n");
+  }
+}
+
+async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  let text = "";
+  for await (const part of req) text += part;
+  if (!text) return {};
+  const value: unknown = JSON.parse(text);
+  return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
+}
+
+/** Creates and starts a stand-in; `close()` it in an after() hook. */
+export async function startOllamaStandIn(opts: OllamaStandInOptions = {}): Promise<OllamaStandIn> {
+  const standIn = new OllamaStandIn(opts);
+  await standIn.start();
+  return standIn;
+}
+
+/** Polls `predicate` until it is true (e.g. `() => ollama.aborted === 1`); rejects after `timeoutMs`. */
+export async function waitFor(predicate: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
