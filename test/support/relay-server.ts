@@ -37,7 +37,7 @@ export function matchFilter(filter: Filter, event: Event): boolean {
     const values = filter[key as TagFilterKey & keyof Filter] as string[] | undefined;
     if (!values) continue;
     const name = key.slice(1);
-    if (!event.tags.some((t) => t[0] === name && values.includes(t[1]))) return false;
+    if (!event.tags.some((t) => t[0] === name && values.includes(t[1] ?? ""))) return false;
   }
   return true;
 }
@@ -84,10 +84,10 @@ export class MemoryEventRepository extends EventRepository {
     return filter.limit === undefined ? found : found.slice(0, filter.limit);
   }
 
-  async deleteByDeletionRequest(request: Event): Promise<void> {
+  override async deleteByDeletionRequest(request: Event): Promise<void> {
     for (const [name, value] of request.tags) {
       if (name === "e") {
-        const target = this.events.get(value);
+        const target = this.events.get(value ?? "");
         if (target && target.pubkey === request.pubkey) this.remove(target);
       } else if (name === "a") {
         const [kind, pubkey, ...d] = (value ?? "").split(":");
@@ -287,7 +287,8 @@ export async function runRelayServer(port: number): Promise<RelayServer> {
 function parsePort(argv: string[]): number {
   const i = argv.findIndex((a) => a === "--port" || a.startsWith("--port="));
   if (i < 0) return 0;
-  const value = argv[i].includes("=") ? argv[i].split("=")[1] : argv[i + 1];
+  const arg = argv[i] ?? "";
+  const value = arg.includes("=") ? arg.split("=")[1] : argv[i + 1];
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad --port ${value}`);
   return port;

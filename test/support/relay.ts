@@ -65,7 +65,7 @@ function spawnRelay(port: number): Promise<Child> {
       child.unref();
       child.channel?.unref();
       (child.stdout as unknown as { unref?: () => void }).unref?.();
-      resolve({ process: child, url: match[1], exited });
+      resolve({ process: child, url: match[1] as string, exited });
     });
   });
 }

@@ -131,7 +131,7 @@ describe("test support: Ollama stand-in", function () {
   it("lists models, shows one, and reports its version", async () => {
     const { models } = await ollama.list();
     assert.deepEqual(models.map((m) => m.name), ["llama3.2:1b", "qwen2.5:0.5b"]);
-    assert.equal(models[0].details.family, "llama");
+    assert.equal(models[0]?.details.family, "llama");
     assert.deepEqual((await ollama.show({ model: "qwen2.5:0.5b" })).capabilities, ["completion"]);
     assert.match((await ollama.version()).version, /^\d+\.\d+\.\d+$/);
   });
@@ -141,7 +141,7 @@ describe("test support: Ollama stand-in", function () {
     const stream = await ollama.generate({ model: "llama3.2:1b", prompt: "say five words", stream: true, options: { temperature: 0 } });
     const chunks: GenerateResponse[] = [];
     for await (const chunk of stream) chunks.push(chunk);
-    const last = chunks[chunks.length - 1];
+    const last = chunks[chunks.length - 1]!;
     assert.equal(chunks.map((c) => c.response).join(""), "one two three four five");
     assert.equal(last.done, true);
     assert.equal(last.done_reason, "stop");

@@ -1,0 +1,22 @@
+// Bundles the extension, the headless CLI and the lazily loaded Spark SDK, each to dist/ as CommonJS.
+import * as esbuild from "esbuild"
+
+const production = process.argv.includes("--production")
+
+const common = {
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  sourcemap: !production,
+  minify: production,
+  keepNames: true,
+  logLevel: "warning",
+  // The Spark SDK is its own bundle, loaded on first use of a Spark wallet.
+  external: ["vscode", "./sparkSdk.js"]
+}
+
+await Promise.all([
+  esbuild.build({ ...common, entryPoints: { extension: "src/extension.ts", cli: "src/cli.ts" }, outdir: "dist" }),
+  esbuild.build({ ...common, entryPoints: { sparkSdk: "src/dvm/services/sparkSdk.ts" }, outdir: "dist", external: [] })
+])

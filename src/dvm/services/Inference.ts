@@ -1,0 +1,130 @@
+/**
+ * Inference on the user's Ollama through the official `ollama` client: is it reachable, which
+ * version and models it has, and streaming generation that stops (aborting the HTTP request) when
+ * the job's fiber is interrupted.
+ */
+import { Context, Effect, Layer, Stream } from "effect"
+import { Ollama } from "ollama"
+import { InferenceError } from "../errors"
+import type { GenerationOptions } from "../protocol/jobRequest"
+import { Settings } from "./Settings"
+
+export interface InferenceStatus {
+  readonly reachable: boolean
+  readonly host: string
+  readonly version?: string
+  readonly models: ReadonlyArray<string>
+  readonly error?: string
+}
+
+export interface GenerationRequest {
+  readonly model: string
+  readonly prompt: string
+  readonly options: GenerationOptions
+}
+
+export interface Generation {
+  readonly text: string
+  readonly model: string
+  /** Ollama's own counts: prompt_eval_count and eval_count. */
+  readonly promptTokens: number
+  readonly completionTokens: number
+}
+
+export class Inference extends Context.Service<Inference, {
+  readonly status: Effect.Effect<InferenceStatus>
+  readonly generate: (request: GenerationRequest) => Effect.Effect<Generation, InferenceError>
+}>()("sellCompute/Inference") {
+  static readonly layer = Layer.effect(Inference, makeInference())
+}
+
+/** Status checks answer quickly even when the host does not (a dead address, a hung server). */
+const STATUS_TIMEOUT_MS = 5000
+
+const describe = (host: string, cause: unknown): string => {
+  const text = cause instanceof Error ? cause.message : String(cause)
+  if (/ECONNREFUSED|fetch failed|ENOTFOUND|EHOSTUNREACH/i.test(text) || /ECONNREFUSED/.test(String((cause as { cause?: unknown })?.cause))) {
+    return `Ollama is not reachable at ${host} (is it running?)`
+  }
+  return `Ollama at ${host} failed: ${text.slice(0, 300)}`
+}
+
+function makeInference() {
+  return Effect.gen(function*() {
+    const settings = yield* Settings
+
+    // Read per call, so a changed host applies to the next job.
+    const currentHost = Effect.map(settings.current, (config) => config["ollama.host"])
+
+    const status = Effect.gen(function*() {
+      const host = yield* currentHost
+      return yield* Effect.tryPromise({
+        try: async (signal) => {
+          const timeout = AbortSignal.timeout(STATUS_TIMEOUT_MS)
+          const abortable = new Ollama({
+            host,
+            fetch: (input, init) => fetch(input, { ...init, signal: AbortSignal.any([signal, timeout]) })
+          })
+          const [version, list] = await Promise.all([abortable.version(), abortable.list()])
+          return { reachable: true, host, version: version.version, models: list.models.map((m) => m.name) }
+        },
+        catch: (cause) => describe(host, cause)
+      }).pipe(
+        Effect.catch((error) => Effect.succeed<InferenceStatus>({ reachable: false, host, models: [], error }))
+      )
+    })
+
+    const generate = (request: GenerationRequest) =>
+      Effect.gen(function*() {
+        const host = yield* currentHost
+        const fail = (cause: unknown) => new InferenceError({ message: describe(host, cause) })
+        // The client's own abort() only reaches a response whose headers arrived; our signal also
+        // cancels a request that Ollama never started answering.
+        const controller = new AbortController()
+        const ollama = new Ollama({
+          host,
+          fetch: (input, init) =>
+            fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([controller.signal, init.signal]) : controller.signal })
+        })
+        let text = ""
+        let promptTokens = 0
+        let completionTokens = 0
+        let done = false
+        yield* Effect.tryPromise({
+          try: () =>
+            ollama.generate({
+              model: request.model,
+              prompt: request.prompt,
+              stream: true,
+              options: {
+                num_predict: request.options.maxTokens,
+                temperature: request.options.temperature,
+                top_k: request.options.topK,
+                top_p: request.options.topP,
+                frequency_penalty: request.options.frequencyPenalty
+              }
+            }),
+          catch: fail
+        }).pipe(
+          Effect.flatMap((chunks) =>
+            Stream.fromAsyncIterable(chunks, fail).pipe(
+              Stream.runForEach((chunk) =>
+                Effect.sync(() => {
+                  text += chunk.response
+                  if (chunk.done) {
+                    done = true
+                    promptTokens = chunk.prompt_eval_count ?? 0
+                    completionTokens = chunk.eval_count ?? 0
+                  }
+                }))
+            )),
+          // Interrupting the job (cancel, timeout, going offline) aborts the HTTP request to Ollama.
+          Effect.onInterrupt(() => Effect.sync(() => controller.abort()))
+        )
+        if (!done) return yield* new InferenceError({ message: `Ollama at ${host} ended the response before it was done` })
+        return { text, model: request.model, promptTokens, completionTokens }
+      })
+
+    return Inference.of({ status, generate })
+  })
+}

@@ -1,0 +1,315 @@
+/**
+ * The provider: going online (checks, relays, NIP-89 announcement, subscription), the job pipeline
+ * (one fiber per job, at most maxConcurrentJobs on Ollama at once) and going offline (jobs stopped
+ * with feedback, announcement withdrawn). See "The job pipeline" in DESIGN.md.
+ */
+import { Cause, Context, Effect, Exit, FiberMap, Layer, Scope, Semaphore, Stream, SubscriptionRef } from "effect"
+import type { Config } from "../config"
+import { GoOnlineError, RelayError, WalletError } from "../errors"
+import { encryptFor } from "../protocol/encryption"
+import {
+  feedbackEvent,
+  type FeedbackStatus,
+  handlerDeletionEvent,
+  handlerInfoEvent,
+  type Invoice,
+  refOf,
+  type RequestRef,
+  resultEvent
+} from "../protocol/events"
+import type { Keys } from "../protocol/identity"
+import { generationOptions, type JobRequest, parseJobRequest } from "../protocol/jobRequest"
+import { type EventTemplate, type NostrEvent, nowSeconds } from "../protocol/nostrEvent"
+import { signEvent } from "../protocol/signing"
+import { priceSats, satsToMsats } from "../pricing"
+import { Identity } from "./Identity"
+import { Inference, type InferenceStatus } from "./Inference"
+import { JobStore } from "./JobStore"
+import { Nostr } from "./Nostr"
+import { Settings } from "./Settings"
+import { INVOICE_EXPIRY_SECONDS, Wallet } from "./Wallet"
+
+export type DvmState = "offline" | "going-online" | "online" | "going-offline"
+
+export interface DvmStatus {
+  readonly state: DvmState
+  /** Why the last attempt to go online failed, for a person. */
+  readonly error?: string
+  readonly npub?: string
+  readonly onlineSince?: number
+  readonly activeJobs: number
+}
+
+export class Kind5050DVM extends Context.Service<Kind5050DVM, {
+  readonly goOnline: Effect.Effect<void, GoOnlineError>
+  readonly goOffline: Effect.Effect<void>
+  readonly status: SubscriptionRef.SubscriptionRef<DvmStatus>
+  /** The reason the provider cannot serve right now, or undefined when it can. */
+  readonly readiness: Effect.Effect<string | undefined>
+}>()("sellCompute/Kind5050DVM") {
+  static readonly layer = Layer.effect(Kind5050DVM, makeKind5050DVM())
+}
+
+export const PROVIDER_PROFILE = {
+  name: "Sell Compute",
+  about: "Text generation (NIP-90 kind 5050) on a local Ollama, billed per token over Lightning."
+}
+/** On going online, requests this recent are still served; older ones are assumed taken elsewhere. */
+export const RECENT_REQUEST_WINDOW_S = 120
+/** Installed models are re-read at most this often while jobs arrive. */
+const MODELS_CACHE_MS = 30_000
+/** Going offline waits this long for the deletion of our announcement to be acknowledged. */
+const OFFLINE_PUBLISH_TIMEOUT_MS = 3000
+
+interface Online {
+  readonly scope: Scope.Closeable
+  readonly keys: Keys
+  announcementId?: string
+}
+
+/** A failure on the job path: `reason` goes to the customer and the log. */
+class JobFailure {
+  readonly _tag = "JobFailure"
+  constructor(readonly reason: string) {}
+}
+
+function makeKind5050DVM() {
+  return Effect.gen(function*() {
+    const settings = yield* Settings
+    const identity = yield* Identity
+    const nostr = yield* Nostr
+    const inference = yield* Inference
+    const wallet = yield* Wallet
+    const store = yield* JobStore
+
+    const status = yield* SubscriptionRef.make<DvmStatus>({ state: "offline", activeJobs: 0 })
+    const permits = yield* Semaphore.make(1)
+    let online: Online | undefined
+    let models: { readonly at: number; readonly names: ReadonlyArray<string> } | undefined
+
+    const setStatus = (patch: Partial<DvmStatus>) => SubscriptionRef.update(status, (s) => ({ ...s, ...patch }))
+    const countJobs = (delta: number) => SubscriptionRef.update(status, (s) => ({ ...s, activeJobs: s.activeJobs + delta }))
+
+    const sign = (keys: Keys, template: EventTemplate) => Effect.sync(() => signEvent(template, keys.secretKey))
+
+    const publishLogged = (keys: Keys, template: EventTemplate, what: string, extraRelays: ReadonlyArray<string> = []) =>
+      sign(keys, template).pipe(
+        Effect.flatMap((event) => nostr.publish(event, extraRelays)),
+        Effect.tap((outcome) =>
+          outcome.failed.length > 0
+            ? Effect.logWarning(`${what}: not accepted by ${outcome.failed.map((f) => `${f.url} (${f.reason})`).join(", ")}`)
+            : Effect.void)
+      )
+
+    const sendFeedback = (keys: Keys, request: RequestRef, state: FeedbackStatus, options: Parameters<typeof feedbackEvent>[2] = {}) =>
+      publishLogged(keys, feedbackEvent(request, state, options), `feedback ${state} for ${request.id.slice(0, 8)}`).pipe(
+        Effect.catch((e: RelayError) => Effect.logWarning(e.message)),
+        Effect.asVoid
+      )
+
+    const installedModels = Effect.gen(function*() {
+      if (models && Date.now() - models.at < MODELS_CACHE_MS) return models.names
+      const current = yield* inference.status
+      if (!current.reachable) return yield* Effect.fail(new JobFailure(current.error ?? "Ollama is not reachable"))
+      models = { at: Date.now(), names: current.models }
+      return current.models
+    })
+
+    /** The job's `model` when installed, else ours, else the first installed model. */
+    const chooseModel = (job: JobRequest, config: Config) =>
+      Effect.gen(function*() {
+        const names = yield* installedModels
+        const wanted = [job.params.model, config["textGeneration.model"]].filter((m): m is string => !!m)
+        const chosen = wanted.find((m) => names.includes(m) || names.includes(`${m}:latest`)) ?? names[0]
+        if (!chosen) return yield* Effect.fail(new JobFailure("no model is installed on this provider's Ollama"))
+        return chosen
+      })
+
+    const runJob = (keys: Keys, job: JobRequest) =>
+      Effect.gen(function*() {
+        const config = yield* settings.current
+        yield* store.record({ id: job.id, status: "processing" })
+        yield* sendFeedback(keys, job, "processing")
+        const model = yield* chooseModel(job, config)
+        const generation = yield* permits.withPermit(
+          inference.generate({ model, prompt: job.prompt, options: generationOptions(job.params, config) })
+        ).pipe(Effect.mapError((e) => new JobFailure(e.message)))
+        const price = priceSats(generation, {
+          minPriceSats: config["pricing.minPriceSats"],
+          pricePer1kTokens: config["pricing.pricePer1kTokens"]
+        })
+        yield* store.record({
+          id: job.id,
+          model,
+          promptTokens: generation.promptTokens,
+          completionTokens: generation.completionTokens,
+          priceSats: price
+        })
+
+        let invoice: Invoice = { amountMsats: satsToMsats(price) }
+        if (config["payment.mode"] === "free") {
+          invoice = { amountMsats: 0 }
+          yield* store.record({ id: job.id, priceSats: 0, payment: "free" })
+        } else {
+          const issued = yield* wallet.createInvoice({
+            amountSats: price,
+            memo: `Sell Compute job ${job.id.slice(0, 12)} (${generation.promptTokens + generation.completionTokens} tokens)`,
+            expirySeconds: INVOICE_EXPIRY_SECONDS
+          }).pipe(Effect.mapError((e: WalletError) => new JobFailure(`could not create an invoice: ${e.message}`)))
+          invoice = { amountMsats: satsToMsats(price), bolt11: issued.bolt11 }
+          yield* store.record({
+            id: job.id,
+            invoiceId: issued.id,
+            bolt11: issued.bolt11,
+            invoiceExpiresAt: issued.expiresAt,
+            payment: "unpaid"
+          })
+        }
+
+        const content = job.encryption ? encryptFor(job.encryption, keys.secretKey, job.customer, generation.text) : generation.text
+        const relayHint = config.relays[0]
+        yield* publishLogged(keys, resultEvent(job, content, invoice, relayHint), `result for ${job.id.slice(0, 8)}`, secureRelays(job.replyRelays))
+          .pipe(Effect.mapError((e) => new JobFailure(`the result could not be delivered: ${e.message}`)))
+        yield* store.record({ id: job.id, status: "success" })
+        yield* sendFeedback(keys, job, "success", invoice.bolt11 ? { invoice } : {})
+        yield* Effect.logInfo(
+          `Job ${job.id.slice(0, 8)} done: ${model}, ${generation.promptTokens}+${generation.completionTokens} tokens, ${price} sats`
+        )
+      })
+
+    const failJob = (keys: Keys, request: RequestRef, reason: string) =>
+      Effect.gen(function*() {
+        yield* store.record({ id: request.id, status: "error", error: reason })
+        yield* sendFeedback(keys, request, "error", { extra: reason })
+        yield* Effect.logWarning(`Job ${request.id.slice(0, 8)} failed: ${reason}`)
+      })
+
+    /** One request, start to end. Never fails: every failure becomes error feedback. */
+    const handleRequest = (keys: Keys, event: NostrEvent) =>
+      Effect.gen(function*() {
+        if (yield* store.get(event.id)) return // handled before (another relay, or before a restart)
+        const config = yield* settings.current
+        const parsed = parseJobRequest(event, {
+          ourPubkey: keys.pubkey,
+          ourSecretKey: keys.secretKey,
+          supportedKinds: config.supportedJobKinds
+        })
+        if (parsed._tag === "NotForUs") return
+        yield* store.record({
+          id: event.id,
+          customer: event.pubkey,
+          kind: event.kind,
+          requestedAt: event.created_at,
+          receivedAt: Date.now(),
+          status: "received",
+          encrypted: parsed._tag === "Job" ? parsed.job.encryption !== undefined : parsed.encryption !== undefined
+        })
+        if (parsed._tag === "Invalid") return yield* failJob(keys, refOf(event), parsed.reason)
+        yield* countJobs(1)
+        yield* runJob(keys, parsed.job).pipe(
+          Effect.catchCause((cause) => {
+            if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+            const failure = Cause.squash(cause)
+            const reason = failure instanceof JobFailure ? failure.reason : `internal error: ${String(failure).slice(0, 200)}`
+            return failJob(keys, refOf(event), reason)
+          }),
+          Effect.onInterrupt(() =>
+            failJob(keys, refOf(event), "the provider went offline before the job finished").pipe(
+              Effect.timeout(OFFLINE_PUBLISH_TIMEOUT_MS),
+              Effect.ignore
+            )),
+          Effect.ensuring(countJobs(-1))
+        )
+      }).pipe(
+        Effect.catchCause((cause) =>
+          Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.logError(`Request ${event.id.slice(0, 8)} could not be handled`, cause))
+      )
+
+    const readiness = Effect.gen(function*() {
+      const config = yield* settings.current
+      const ollama: InferenceStatus = yield* inference.status
+      if (!ollama.reachable) return ollama.error ?? `Ollama is not reachable at ${ollama.host}`
+      if (ollama.models.length === 0) return `Ollama at ${ollama.host} has no models installed (try \`ollama pull llama3.2\`)`
+      const model = config["textGeneration.model"]
+      if (model && !ollama.models.includes(model) && !ollama.models.includes(`${model}:latest`)) {
+        return `the model "${model}" set in sellCompute.textGeneration.model is not installed in Ollama`
+      }
+      if (config["payment.mode"] !== "free") {
+        const w = yield* wallet.status
+        if (!w.ready) return `the wallet is not ready: ${w.error ?? "unknown reason"}`
+      }
+      return undefined
+    })
+
+    const announce = (state: Online) =>
+      Effect.gen(function*() {
+        const config = yield* settings.current
+        const outcome = yield* publishLogged(state.keys, handlerInfoEvent(config, PROVIDER_PROFILE), "announcement")
+        state.announcementId = outcome.eventId
+      }).pipe(Effect.catch((e: RelayError) => Effect.logWarning(`Announcement not published: ${e.message}`)))
+
+    /** While online: relays, concurrency and the announcement follow the settings. */
+    const followSettings = (state: Online) =>
+      settings.changes.pipe(
+        Stream.drop(1),
+        Stream.runForEach((config) =>
+          Effect.gen(function*() {
+            yield* nostr.setRelays(config.relays)
+            yield* permits.resize(config.maxConcurrentJobs)
+            yield* announce(state)
+          }))
+      )
+
+    const goOnline = Effect.gen(function*() {
+      const current = yield* SubscriptionRef.get(status)
+      if (current.state === "online" || current.state === "going-online") return
+      yield* setStatus({ state: "going-online" })
+      const notReady = yield* readiness
+      const keys = yield* identity.keys.pipe(Effect.mapError((e) => new GoOnlineError({ message: e.message })))
+      if (notReady) {
+        yield* setStatus({ state: "offline", error: `Cannot go online: ${notReady}` })
+        return yield* new GoOnlineError({ message: `Cannot go online: ${notReady}` })
+      }
+      const config = yield* settings.current
+      yield* permits.resize(config.maxConcurrentJobs)
+      yield* nostr.setRelays(config.relays)
+
+      const scope = yield* Scope.make()
+      const state: Online = { scope, keys }
+      online = state
+      const jobs = yield* FiberMap.make<string>().pipe(Scope.provide(scope))
+      const since = nowSeconds() - RECENT_REQUEST_WINDOW_S
+      yield* nostr.subscribe({ kinds: [...config.supportedJobKinds], since }).pipe(
+        Stream.runForEach((event) => FiberMap.run(jobs, event.id, handleRequest(keys, event), { onlyIfMissing: true })),
+        Effect.forkIn(scope)
+      )
+      yield* followSettings(state).pipe(Effect.forkIn(scope))
+      yield* announce(state)
+      yield* setStatus({ state: "online", npub: keys.npub, onlineSince: Date.now(), error: undefined })
+      yield* Effect.logInfo(`Online as ${keys.npub} on ${config.relays.join(", ")}`)
+    })
+
+    const goOffline = Effect.gen(function*() {
+      const state = online
+      if (!state) return
+      online = undefined
+      yield* setStatus({ state: "going-offline" })
+      // Closing the scope interrupts the subscription and every job (each sends its own error feedback).
+      yield* Scope.close(state.scope, Exit.void)
+      yield* publishLogged(state.keys, handlerDeletionEvent(state.keys.pubkey, state.announcementId), "withdrawal").pipe(
+        Effect.timeout(OFFLINE_PUBLISH_TIMEOUT_MS),
+        Effect.catch((e) => Effect.logWarning(`Withdrawal of the announcement not confirmed: ${String((e as { message?: string }).message ?? e)}`))
+      )
+      yield* nostr.setRelays([])
+      yield* setStatus({ state: "offline", onlineSince: undefined, activeJobs: 0 })
+      yield* Effect.logInfo("Offline")
+    })
+
+    yield* Effect.addFinalizer(() => goOffline)
+
+    return Kind5050DVM.of({ goOnline, goOffline, status, readiness })
+  })
+}
+
+/** Customer-named reply relays are used only over TLS, so a stranger cannot point us at local services. */
+const secureRelays = (urls: ReadonlyArray<string>) => urls.filter((url) => url.startsWith("wss://")).slice(0, 5)

@@ -1,0 +1,109 @@
+/**
+ * The Spark wallet behind the Wallet interface. The SDK is loaded lazily on first use; the wallet
+ * is created from the mnemonic in Secrets with the network from settings and an explicit account
+ * number (the SDK's default differs by network, so a restore would otherwise yield another wallet).
+ */
+import { Effect, Layer } from "effect"
+import { WalletError } from "../errors"
+import { Secrets } from "./Secrets"
+import { Settings } from "./Settings"
+import { type InvoiceStatus, type IssuedInvoice, Wallet, type WalletStatus } from "./Wallet"
+
+/** The part of the Spark SDK we use; tests inject a double of exactly this. */
+export interface SparkWalletLike {
+  createLightningInvoice(params: { amountSats: number; memo: string; expirySeconds: number }): Promise<{
+    id: string
+    invoice: { encodedInvoice: string; expiresAt: string }
+  }>
+  getLightningReceiveRequest(id: string): Promise<{ status: string } | null>
+  getBalance(): Promise<{ balance: bigint }>
+  cleanup(): Promise<void>
+}
+
+export interface SparkSdk {
+  initialize(props: {
+    mnemonicOrSeed: string
+    accountNumber: number
+    options: { network: "MAINNET" | "REGTEST" }
+  }): Promise<{ wallet: SparkWalletLike }>
+}
+
+export const SPARK_ACCOUNT_NUMBER = 1
+
+const loadSparkSdk = async (): Promise<SparkSdk> => {
+  // Kept out of the main bundle by esbuild (see esbuild.mjs); resolved next to this file at run time.
+  const module = (await import("./sparkSdk.js")) as { SparkWallet: unknown }
+  return module.SparkWallet as SparkSdk
+}
+
+const reasonOf = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause)).slice(0, 300)
+
+export const sparkWalletLayer = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk) =>
+  Layer.effect(
+    Wallet,
+    Effect.gen(function*() {
+      const secrets = yield* Secrets
+      const settings = yield* Settings
+      let wallet: Promise<SparkWalletLike> | undefined
+
+      const connect = Effect.gen(function*() {
+        const mnemonic = yield* secrets.get("sparkMnemonic")
+        if (!mnemonic) {
+          return yield* new WalletError({ message: "No Spark wallet is set up yet (run \"Sell Compute: Set Up Wallet\", or set SELL_COMPUTE_SPARK_MNEMONIC headless)" })
+        }
+        const network = (yield* settings.current)["spark.network"]
+        wallet ??= loadSdk().then((sdk) =>
+          sdk.initialize({ mnemonicOrSeed: mnemonic, accountNumber: SPARK_ACCOUNT_NUMBER, options: { network } })
+        ).then((r) => r.wallet)
+        return yield* Effect.tryPromise({
+          try: () => wallet as Promise<SparkWalletLike>,
+          catch: (cause) => {
+            wallet = undefined
+            return new WalletError({ message: `Spark wallet could not connect: ${reasonOf(cause)}` })
+          }
+        })
+      })
+
+      const status = connect.pipe(
+        Effect.flatMap((w) => Effect.tryPromise({ try: () => w.getBalance(), catch: (cause) => new WalletError({ message: reasonOf(cause) }) })),
+        Effect.map((b): WalletStatus => ({ backend: "spark", ready: true, balanceSats: Number(b.balance) })),
+        Effect.catch((e) => Effect.succeed<WalletStatus>({ backend: "spark", ready: false, error: e.message }))
+      )
+
+      const createInvoice = (request: { amountSats: number; memo: string; expirySeconds: number }) =>
+        Effect.gen(function*() {
+          const w = yield* connect
+          const created = yield* Effect.tryPromise({
+            try: () => w.createLightningInvoice({ amountSats: request.amountSats, memo: request.memo, expirySeconds: request.expirySeconds }),
+            catch: (cause) => new WalletError({ message: `Spark could not create an invoice: ${reasonOf(cause)}` })
+          })
+          return {
+            id: created.id,
+            bolt11: created.invoice.encodedInvoice,
+            amountSats: request.amountSats,
+            expiresAt: Math.floor(new Date(created.invoice.expiresAt).getTime() / 1000)
+          } satisfies IssuedInvoice
+        })
+
+      const invoiceStatus = (invoice: IssuedInvoice) =>
+        Effect.gen(function*() {
+          const w = yield* connect
+          const request = yield* Effect.tryPromise({
+            try: () => w.getLightningReceiveRequest(invoice.id),
+            catch: (cause) => new WalletError({ message: `Spark could not look up invoice: ${reasonOf(cause)}` })
+          })
+          if (request?.status === "TRANSFER_COMPLETED") return "paid" as InvoiceStatus
+          // Spark has no EXPIRED status: compare the expiry ourselves.
+          return (Date.now() / 1000 > invoice.expiresAt ? "expired" : "unpaid") as InvoiceStatus
+        })
+
+      yield* Effect.addFinalizer(() =>
+        Effect.promise(async () => {
+          const pending = wallet
+          wallet = undefined
+          if (pending) await pending.then((w) => w.cleanup()).catch(() => undefined)
+        }))
+
+      return Wallet.of({ status, createInvoice, invoiceStatus })
+    })
+  )

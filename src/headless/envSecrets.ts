@@ -1,0 +1,43 @@
+/**
+ * Secrets for the headless host: from the environment, never from the config file. A Nostr key
+ * generated on first start (none in the environment) is kept in `<data-dir>/nostr-secret-key`,
+ * readable by the owner only, so the provider keeps one identity across restarts.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Effect, Layer } from "effect"
+import { type SecretName, Secrets } from "../dvm/services/Secrets"
+
+export const SECRET_ENV: Record<SecretName, string> = {
+  nostrSecretKey: "SELL_COMPUTE_NOSTR_SECRET_KEY",
+  sparkMnemonic: "SELL_COMPUTE_SPARK_MNEMONIC"
+}
+
+export const GENERATED_KEY_FILE = "nostr-secret-key"
+
+export const envSecretsLayer = (env: NodeJS.ProcessEnv, dataDir: string) =>
+  Layer.sync(Secrets, () => {
+    const keyFile = path.join(dataDir, GENERATED_KEY_FILE)
+    const fromEnv = (name: SecretName) => {
+      const value = env[SECRET_ENV[name]]
+      return value && value.trim() !== "" ? value : undefined
+    }
+    return Secrets.of({
+      get: (name) =>
+        Effect.sync(() => {
+          const value = fromEnv(name)
+          if (value !== undefined || name !== "nostrSecretKey") return value
+          return fs.existsSync(keyFile) ? fs.readFileSync(keyFile, "utf8").trim() : undefined
+        }),
+      set: (name, value) =>
+        Effect.sync(() => {
+          if (name !== "nostrSecretKey") return // other secrets come from the environment only
+          fs.mkdirSync(dataDir, { recursive: true })
+          fs.writeFileSync(keyFile, value + "\n", { mode: 0o600 })
+        }),
+      remove: (name) =>
+        Effect.sync(() => {
+          if (name === "nostrSecretKey") fs.rmSync(keyFile, { force: true })
+        })
+    })
+  })
