@@ -63,6 +63,8 @@ function makeNostr() {
     const connections = new Map<string, AbstractRelay>()
     const listeners = new Set<Listener>()
     const seenIds = new Set<string>()
+    /** Publishes waiting for a relay that is still connecting. */
+    const connectWaiters = new Map<string, Set<() => void>>()
     const supervisors = yield* FiberMap.make<string>()
     let wanted: ReadonlyArray<string> = []
 
@@ -118,6 +120,7 @@ function makeNostr() {
             attempt = 0
             connections.set(url, relay)
             yield* setState({ url, status: "connected" })
+            for (const wake of connectWaiters.get(url) ?? []) wake()
             for (const listener of listeners) openSubscription(relay, listener)
             yield* Effect.promise(() => closed).pipe(
               Effect.onInterrupt(() => Effect.sync(() => relay.close()))
@@ -168,11 +171,29 @@ function makeNostr() {
           (listener) => Effect.sync(() => listeners.delete(listener))
         ))
 
+    const connectedRelay = (url: string): Promise<AbstractRelay | undefined> => {
+      const connection = connections.get(url)
+      if (connection) return Promise.resolve(connection)
+      return new Promise((resolve) => {
+        const waiters = connectWaiters.get(url) ?? new Set()
+        connectWaiters.set(url, waiters)
+        const done = () => {
+          clearTimeout(timer)
+          waiters.delete(done)
+          resolve(connections.get(url))
+        }
+        const timer = setTimeout(done, RELAY_TIMEOUT_MS)
+        waiters.add(done)
+      })
+    }
+
     const publishTo = async (url: string, signed: NostrEvent): Promise<string> => {
       const event = { ...signed, tags: signed.tags.map((t) => [...t]) }
-      const connection = connections.get(url)
-      if (connection) return connection.publish(event)
-      if (wanted.includes(url)) throw new Error("not connected")
+      if (wanted.includes(url)) {
+        const connection = await connectedRelay(url)
+        if (!connection) throw new Error("not connected")
+        return connection.publish(event)
+      }
       // A relay the customer asked for: connect for this one event.
       const relay = new AbstractRelay(url, {
         verifyEvent: () => true,

@@ -1,0 +1,57 @@
+/**
+ * Runs the real provider in-process for integration tests: the production layers with test
+ * settings (changeable), in-memory secrets, a captured log and the wallet stand-in.
+ */
+import { Effect, Layer, Logger, ManagedRuntime, SubscriptionRef } from "effect"
+import { bytesToHex } from "nostr-tools/utils"
+import { generateSecretKey, getPublicKey } from "nostr-tools/pure"
+import { type Config, defaultConfig } from "../../src/dvm/config"
+import { providerLayer } from "../../src/dvm/providerLayer"
+import { JobStore } from "../../src/dvm/services/JobStore"
+import { Kind5050DVM } from "../../src/dvm/services/Kind5050DVM"
+import { Secrets } from "../../src/dvm/services/Secrets"
+import { Settings } from "../../src/dvm/services/Settings"
+import { makeWalletStandIn, type WalletStandIn } from "./walletStandIn"
+
+export interface TestProvider {
+  readonly pubkey: string
+  readonly secretKeyHex: string
+  readonly wallet: WalletStandIn
+  readonly logs: Array<string>
+  readonly run: <A, E>(effect: Effect.Effect<A, E, Kind5050DVM | JobStore>) => Promise<A>
+  readonly goOnline: () => Promise<void>
+  readonly goOffline: () => Promise<void>
+  readonly updateConfig: (patch: Partial<Config>) => Promise<void>
+  readonly dispose: () => Promise<void>
+}
+
+export const startProvider = async (
+  config: Partial<Config>,
+  options: { readonly dataDir?: string; readonly secretKeyHex?: string } = {}
+): Promise<TestProvider> => {
+  const secretKeyHex = options.secretKeyHex ?? bytesToHex(generateSecretKey())
+  const pubkey = getPublicKey(Uint8Array.from(Buffer.from(secretKeyHex, "hex")))
+  const wallet = makeWalletStandIn()
+  const logs: Array<string> = []
+  const configRef = await Effect.runPromise(SubscriptionRef.make<Config>({ ...defaultConfig, ...config }))
+  const logger = Logger.make(({ logLevel, message }) => {
+    logs.push(`${logLevel} ${(Array.isArray(message) ? message : [message]).map(String).join(" ")}`)
+  })
+  const layer = providerLayer({ dataDir: options.dataDir, wallet: wallet.layer }).pipe(
+    Layer.provide(Layer.mergeAll(Settings.fromRef(configRef), Secrets.inMemory({ nostrSecretKey: secretKeyHex }))),
+    Layer.provideMerge(Logger.layer([logger]))
+  )
+  const runtime = ManagedRuntime.make(layer)
+  const run = <A, E>(effect: Effect.Effect<A, E, Kind5050DVM | JobStore>) => runtime.runPromise(effect)
+  return {
+    pubkey,
+    secretKeyHex,
+    wallet,
+    logs,
+    run,
+    goOnline: () => run(Effect.gen(function*() { yield* (yield* Kind5050DVM).goOnline })),
+    goOffline: () => run(Effect.gen(function*() { yield* (yield* Kind5050DVM).goOffline })),
+    updateConfig: (patch) => Effect.runPromise(SubscriptionRef.update(configRef, (c) => ({ ...c, ...patch }))),
+    dispose: () => runtime.dispose()
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * A Wallet stand-in at the network boundary (no Spark network exists here): issues BOLT11-shaped
+ * invoices, remembers them, and reports paid only for those a test marks paid.
+ */
+import { Effect, Layer } from "effect"
+import { WalletError } from "../../src/dvm/errors"
+import { type InvoiceRequest, type IssuedInvoice, Wallet } from "../../src/dvm/services/Wallet"
+
+export interface WalletStandIn {
+  readonly issued: Array<InvoiceRequest & IssuedInvoice>
+  readonly paid: Set<string>
+  ready: boolean
+  failInvoices: boolean
+  readonly layer: Layer.Layer<Wallet>
+}
+
+export const makeWalletStandIn = (): WalletStandIn => {
+  const self: WalletStandIn = {
+    issued: [],
+    paid: new Set(),
+    ready: true,
+    failInvoices: false,
+    layer: Layer.sync(Wallet, () =>
+      Wallet.of({
+        status: Effect.sync(() => (self.ready
+          ? { backend: "stand-in", ready: true, balanceSats: 0 }
+          : { backend: "stand-in", ready: false, error: "stand-in wallet switched off" })),
+        createInvoice: (request) =>
+          Effect.suspend(() => {
+            if (self.failInvoices) return Effect.fail(new WalletError({ message: "stand-in wallet refuses invoices" }))
+            const id = `inv-${self.issued.length + 1}`
+            const invoice = {
+              ...request,
+              id,
+              bolt11: `lnbc${request.amountSats * 10}n1standin${self.issued.length + 1}`,
+              expiresAt: Math.floor(Date.now() / 1000) + request.expirySeconds
+            }
+            self.issued.push(invoice)
+            return Effect.succeed(invoice)
+          }),
+        invoiceStatus: (invoice) =>
+          Effect.sync(() => (self.paid.has(invoice.id) ? "paid" : Date.now() / 1000 > invoice.expiresAt ? "expired" : "unpaid"))
+      }))
+  }
+  return self
+}
