@@ -1,0 +1,147 @@
+// The headless host as a user runs it: `node dist/cli.js --config FILE --data-dir DIR`, real relay,
+// Ollama API stand-in, stopped with SIGTERM. Needs `npm run build` first (npm test does it).
+import assert from "node:assert/strict"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { bytesToHex } from "nostr-tools/utils"
+import { generateSecretKey, getPublicKey } from "nostr-tools/pure"
+import * as nip19 from "nostr-tools/nip19"
+import { GENERATED_KEY_FILE } from "../../src/headless/envSecrets"
+import { Customer, statusOf } from "../support/customer"
+import { startOllamaStandIn, type OllamaStandIn, waitFor } from "../support/ollama-server"
+import { type RelayProcess, startRelay } from "../support/relay"
+
+const CLI = path.resolve(__dirname, "../../dist/cli.js")
+
+interface Running {
+  readonly child: ChildProcess
+  readonly output: () => string
+  readonly exited: Promise<number | null>
+}
+
+const runCli = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}): Running => {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+  let output = ""
+  child.stdout?.on("data", (d) => (output += d))
+  child.stderr?.on("data", (d) => (output += d))
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  return { child, output: () => output, exited }
+}
+
+describe("headless host (dist/cli.js)", function() {
+  this.timeout(30_000)
+  let relay: RelayProcess
+  let ollama: OllamaStandIn
+  let dir: string
+
+  before(async () => {
+    ;[relay, ollama] = await Promise.all([startRelay(), startOllamaStandIn({ models: ["llama3.2:1b"] })])
+  })
+  after(async () => {
+    await Promise.all([relay?.stop(), ollama?.close()])
+  })
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "sell-compute-cli-"))
+    // An empty relay per test: a job left by an earlier test would be served by the next provider.
+    await relay.restart()
+    ollama.reset()
+  })
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+  const writeConfig = (config: Record<string, unknown>) => {
+    const file = path.join(dir, "config.json")
+    fs.writeFileSync(file, JSON.stringify(config))
+    return file
+  }
+
+  it("exits non-zero naming the bad setting when the config is invalid", async () => {
+    const file = writeConfig({ "sellCompute.maxConcurrentJobs": 1000 })
+    const run = runCli(["--config", file])
+    assert.equal(await run.exited, 2)
+    assert.match(run.output(), /sellCompute\.maxConcurrentJobs/)
+  })
+
+  it("exits non-zero with a reason, without echoing it, when the secret key is malformed", async () => {
+    const file = writeConfig({ "sellCompute.relays": [relay.url] })
+    const run = runCli(["--config", file, "--data-dir", dir], { SELL_COMPUTE_NOSTR_SECRET_KEY: "nsec1notreallyakey" })
+    assert.notEqual(await run.exited, 0)
+    assert.match(run.output(), /SELL_COMPUTE_NOSTR_SECRET_KEY is not usable/)
+    assert.ok(!run.output().includes("nsec1notreallyakey"))
+  })
+
+  it("goes online, serves a job, and on SIGTERM withdraws its announcement and exits 0", async () => {
+    const secretKey = generateSecretKey()
+    const pubkey = getPublicKey(secretKey)
+    const file = writeConfig({
+      "sellCompute.relays": [relay.url],
+      "sellCompute.ollama.host": ollama.url,
+      "sellCompute.payment.mode": "free"
+    })
+    const nsec = nip19.nsecEncode(secretKey)
+    const run = runCli(["--config", file, "--data-dir", dir], { SELL_COMPUTE_NOSTR_SECRET_KEY: nsec })
+    const customer = new Customer([relay.url])
+    try {
+      await customer.listen()
+      await waitFor(() => run.output().includes("Online as"), 15_000, "online")
+      const handlers = await customer.pool.querySync([relay.url], { kinds: [31990], authors: [pubkey] })
+      assert.equal(handlers.length, 1)
+
+      const job = await customer.publish(customer.buildJob({ prompt: "hello from the cli test" }))
+      const replies = customer.repliesFor(job.id)
+      await waitFor(() => replies.feedback.some((f) => statusOf(f) === "success"), 15_000, "success")
+      assert.equal(replies.results[0]?.pubkey, pubkey)
+
+      run.child.kill("SIGTERM")
+      const stoppedAt = Date.now()
+      assert.equal(await run.exited, 0)
+      assert.ok(Date.now() - stoppedAt < 5000, "exited within 5 s")
+      const deletions = await customer.pool.querySync([relay.url], { kinds: [5], authors: [pubkey] })
+      assert.equal(deletions.length, 1)
+      assert.equal((await customer.pool.querySync([relay.url], { kinds: [31990], authors: [pubkey] })).length, 0)
+
+      const log = run.output()
+      assert.ok(!log.includes(nsec) && !log.includes(bytesToHex(secretKey)), "no secret in the log")
+      assert.match(log, /Online as npub1/)
+    } finally {
+      customer.close()
+      run.child.kill("SIGKILL")
+    }
+  })
+
+  it("generates an identity once per install and keeps it across restarts, without replaying handled jobs", async () => {
+    const file = writeConfig({
+      "sellCompute.relays": [relay.url],
+      "sellCompute.ollama.host": ollama.url,
+      "sellCompute.payment.mode": "free"
+    })
+    const customer = new Customer([relay.url])
+    await customer.listen()
+    try {
+      const first = runCli(["--config", file, "--data-dir", dir])
+      await waitFor(() => first.output().includes("Online as"), 15_000, "online")
+      const npub = /Online as (npub1\w+)/.exec(first.output())?.[1]
+      assert.ok(npub)
+      assert.equal(fs.statSync(path.join(dir, GENERATED_KEY_FILE)).mode & 0o777, 0o600)
+      ollama.reset()
+      const job = await customer.publish(customer.buildJob({ prompt: "only once please" }))
+      await waitFor(() => customer.repliesFor(job.id).results.length === 1, 15_000, "result")
+      first.child.kill("SIGTERM")
+      assert.equal(await first.exited, 0)
+
+      const second = runCli(["--config", file, "--data-dir", dir])
+      await waitFor(() => second.output().includes("Online as"), 15_000, "online again")
+      assert.equal(/Online as (npub1\w+)/.exec(second.output())?.[1], npub, "same identity after restart")
+      // A new job proves the second run is subscribed; the old one (still on the relay) must not rerun.
+      const next = await customer.publish(customer.buildJob({ prompt: "a new job" }))
+      await waitFor(() => customer.repliesFor(next.id).results.length === 1, 15_000, "second result")
+      second.child.kill("SIGTERM")
+      assert.equal(await second.exited, 0)
+      assert.deepEqual(ollama.requests.map((r) => r.prompt), ["only once please", "a new job"])
+      assert.equal(customer.repliesFor(job.id).results.length, 1)
+    } finally {
+      customer.close()
+    }
+  })
+})
