@@ -129,7 +129,8 @@ function makeKind5050DVM() {
       Effect.gen(function*() {
         const config = yield* settings.current
         yield* store.record({ id: job.id, status: "processing" })
-        yield* sendFeedback(keys, job, "processing")
+        // Not awaited: the relay keeps our messages in order, so this still arrives before the result.
+        yield* Effect.forkChild(sendFeedback(keys, job, "processing"))
         const model = yield* chooseModel(job, config)
         const generation = yield* permits.withPermit(
           inference.generate({ model, prompt: job.prompt, options: generationOptions(job.params, config) })

@@ -1,0 +1,11 @@
+// `npm run bench`: figures, not pass/fail. Each section prints what it measured.
+import { benchPipeline } from "./pipeline"
+
+const main = async () => {
+  await benchPipeline()
+}
+
+main().then(() => process.exit(0), (e) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`)
+  process.exit(1)
+})
