@@ -3,7 +3,7 @@
  * (one fiber per job, at most maxConcurrentJobs on Ollama at once) and going offline (jobs stopped
  * with feedback, announcement withdrawn). See "The job pipeline" in DESIGN.md.
  */
-import { Cause, Context, Effect, Exit, FiberMap, Layer, Scope, Semaphore, Stream, SubscriptionRef } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, FiberMap, Layer, Scope, Semaphore, Stream, SubscriptionRef } from "effect"
 import type { Config } from "../config"
 import { GoOnlineError, RelayError, WalletError } from "../errors"
 import { encryptFor } from "../protocol/encryption"
@@ -125,17 +125,14 @@ function makeKind5050DVM() {
         return chosen
       })
 
-    const runJob = (keys: Keys, job: JobRequest) =>
+    /** Inference, price and invoice: everything a result needs. */
+    const produce = (job: JobRequest, config: Config) =>
       Effect.gen(function*() {
-        const config = yield* settings.current
-        yield* store.record({ id: job.id, status: "processing" })
-        // Not awaited: the relay keeps our messages in order, so this still arrives before the result.
-        yield* Effect.forkChild(sendFeedback(keys, job, "processing"))
         const model = yield* chooseModel(job, config)
         const generation = yield* permits.withPermit(
           inference.generate({ model, prompt: job.prompt, options: generationOptions(job.params, config) })
         ).pipe(Effect.mapError((e) => new JobFailure(e.message)))
-        const price = priceSats(generation, {
+        const price = config["payment.mode"] === "free" ? 0 : priceSats(generation, {
           minPriceSats: config["pricing.minPriceSats"],
           pricePer1kTokens: config["pricing.pricePer1kTokens"]
         })
@@ -144,32 +141,36 @@ function makeKind5050DVM() {
           model,
           promptTokens: generation.promptTokens,
           completionTokens: generation.completionTokens,
-          priceSats: price
+          priceSats: price,
+          ...(price === 0 ? { payment: "free" as const } : {})
         })
+        if (price === 0) return { model, generation, price, invoice: { amountMsats: 0 } as Invoice }
+        const issued = yield* wallet.createInvoice({
+          amountSats: price,
+          memo: `Sell Compute job ${job.id.slice(0, 12)} (${generation.promptTokens + generation.completionTokens} tokens)`,
+          expirySeconds: INVOICE_EXPIRY_SECONDS
+        }).pipe(Effect.mapError((e: WalletError) => new JobFailure(`could not create an invoice: ${e.message}`)))
+        yield* store.record({
+          id: job.id,
+          invoiceId: issued.id,
+          bolt11: issued.bolt11,
+          invoiceExpiresAt: issued.expiresAt,
+          payment: "unpaid"
+        })
+        return { model, generation, price, invoice: { amountMsats: satsToMsats(price), bolt11: issued.bolt11 } as Invoice }
+      })
 
-        let invoice: Invoice = { amountMsats: satsToMsats(price) }
-        if (config["payment.mode"] === "free") {
-          invoice = { amountMsats: 0 }
-          yield* store.record({ id: job.id, priceSats: 0, payment: "free" })
-        } else {
-          const issued = yield* wallet.createInvoice({
-            amountSats: price,
-            memo: `Sell Compute job ${job.id.slice(0, 12)} (${generation.promptTokens + generation.completionTokens} tokens)`,
-            expirySeconds: INVOICE_EXPIRY_SECONDS
-          }).pipe(Effect.mapError((e: WalletError) => new JobFailure(`could not create an invoice: ${e.message}`)))
-          invoice = { amountMsats: satsToMsats(price), bolt11: issued.bolt11 }
-          yield* store.record({
-            id: job.id,
-            invoiceId: issued.id,
-            bolt11: issued.bolt11,
-            invoiceExpiresAt: issued.expiresAt,
-            payment: "unpaid"
-          })
-        }
-
+    const runJob = (keys: Keys, job: JobRequest) =>
+      Effect.gen(function*() {
+        const config = yield* settings.current
+        yield* store.record({ id: job.id, status: "processing" })
+        // Sent while the model works; awaited before anything else goes out, so it always comes first.
+        const processing = yield* Effect.forkChild(sendFeedback(keys, job, "processing"))
+        const { model, generation, price, invoice } = yield* produce(job, config).pipe(
+          Effect.ensuring(Fiber.await(processing))
+        )
         const content = job.encryption ? encryptFor(job.encryption, keys.secretKey, job.customer, generation.text) : generation.text
-        const relayHint = config.relays[0]
-        yield* publishLogged(keys, resultEvent(job, content, invoice, relayHint), `result for ${job.id.slice(0, 8)}`, secureRelays(job.replyRelays))
+        yield* publishLogged(keys, resultEvent(job, content, invoice, config.relays[0]), `result for ${job.id.slice(0, 8)}`, secureRelays(job.replyRelays))
           .pipe(Effect.mapError((e) => new JobFailure(`the result could not be delivered: ${e.message}`)))
         yield* store.record({ id: job.id, status: "success" })
         yield* sendFeedback(keys, job, "success", invoice.bolt11 ? { invoice } : {})
