@@ -1,0 +1,40 @@
+// Going offline while a job runs: the Ollama request is aborted and the customer hears why.
+import assert from "node:assert/strict"
+import type { Event } from "nostr-tools/pure"
+import { Customer, statusOf, tag } from "../support/customer"
+import { startOllamaStandIn, type OllamaStandIn, waitFor } from "../support/ollama-server"
+import { startProvider, type TestProvider } from "../support/provider"
+import { type RelayProcess, startRelay } from "../support/relay"
+
+describe("going offline with a job in progress", function() {
+  this.timeout(30_000)
+  let relay: RelayProcess
+  let ollama: OllamaStandIn
+  let provider: TestProvider
+  let customer: Customer
+
+  before(async () => {
+    ;[relay, ollama] = await Promise.all([startRelay(), startOllamaStandIn({ models: ["llama3.2:1b"], mode: "hang" })])
+    provider = await startProvider({ relays: [relay.url], "ollama.host": ollama.url })
+    await provider.goOnline()
+    customer = new Customer([relay.url])
+    await customer.listen()
+  })
+  after(async () => {
+    customer?.close()
+    await provider?.dispose()
+    await Promise.all([relay?.stop(), ollama?.close()])
+  })
+
+  it("aborts the inference, sends error feedback and no result", async () => {
+    const job = await customer.publish(customer.buildJob({ prompt: "a long story" }))
+    await waitFor(() => ollama.inFlight === 1, 10_000, "inference started")
+    await provider.goOffline()
+    const replies = customer.repliesFor(job.id)
+    await waitFor(() => replies.feedback.some((f) => statusOf(f) === "error"), 10_000, "error feedback")
+    assert.deepEqual(replies.feedback.map(statusOf), ["processing", "error"])
+    assert.match(tag(replies.feedback[1] as Event, "status")?.[2] ?? "", /went offline/)
+    assert.equal(replies.results.length, 0)
+    await waitFor(() => ollama.aborted === 1, 5000, "the Ollama request aborted")
+  })
+})
