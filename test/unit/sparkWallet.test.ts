@@ -1,0 +1,99 @@
+// The Spark wallet at the SDK boundary: an injected double records the calls we make and answers
+// as the SDK does (no Spark network exists here).
+import assert from "node:assert/strict"
+import { Effect, Layer, ManagedRuntime } from "effect"
+import { defaultConfig } from "../../src/dvm/config"
+import { Secrets } from "../../src/dvm/services/Secrets"
+import { Settings } from "../../src/dvm/services/Settings"
+import { SPARK_ACCOUNT_NUMBER, type SparkSdk, sparkWalletLayer, type SparkWalletLike } from "../../src/dvm/services/SparkWallet"
+import { Wallet } from "../../src/dvm/services/Wallet"
+
+const MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+
+const makeDouble = () => {
+  const calls: Array<{ method: string; args: unknown }> = []
+  let status = "INVOICE_CREATED"
+  let cleanedUp = 0
+  const wallet: SparkWalletLike = {
+    createLightningInvoice: async (params) => {
+      calls.push({ method: "createLightningInvoice", args: params })
+      return { id: "receive-1", invoice: { encodedInvoice: "lnbc30n1double", expiresAt: new Date(Date.now() + params.expirySeconds * 1000).toISOString() } }
+    },
+    getLightningReceiveRequest: async (id) => {
+      calls.push({ method: "getLightningReceiveRequest", args: id })
+      return { status }
+    },
+    getBalance: async () => ({ balance: 1234n }),
+    cleanup: async () => {
+      cleanedUp++
+    }
+  }
+  const sdk: SparkSdk = {
+    initialize: async (props) => {
+      calls.push({ method: "initialize", args: props })
+      return { wallet }
+    }
+  }
+  return { sdk, calls, setStatus: (s: string) => (status = s), cleanedUp: () => cleanedUp }
+}
+
+const runtimeWith = (sdk: SparkSdk, secrets: Record<string, string>, network: "MAINNET" | "REGTEST" = "MAINNET") =>
+  ManagedRuntime.make(
+    sparkWalletLayer(async () => sdk).pipe(
+      Layer.provide(Layer.mergeAll(Settings.fixed({ ...defaultConfig, "spark.network": network }), Secrets.inMemory(secrets)))
+    )
+  )
+
+describe("Spark wallet (SDK double)", () => {
+  it("initializes with the stored mnemonic, the configured network and an explicit account number", async () => {
+    const double = makeDouble()
+    const runtime = runtimeWith(double.sdk, { sparkMnemonic: MNEMONIC }, "REGTEST")
+    const status = await runtime.runPromise(Effect.gen(function*() {
+      return yield* (yield* Wallet).status
+    }))
+    assert.deepEqual(status, { backend: "spark", ready: true, balanceSats: 1234 })
+    assert.deepEqual(double.calls[0], {
+      method: "initialize",
+      args: { mnemonicOrSeed: MNEMONIC, accountNumber: SPARK_ACCOUNT_NUMBER, options: { network: "REGTEST" } }
+    })
+    await runtime.dispose()
+    assert.equal(double.cleanedUp(), 1, "cleanup() on dispose")
+  })
+
+  it("creates an invoice with the amount, memo and a short expiry, and maps its status", async () => {
+    const double = makeDouble()
+    const runtime = runtimeWith(double.sdk, { sparkMnemonic: MNEMONIC })
+    const wallet = await runtime.runPromise(Effect.gen(function*() {
+      return yield* Wallet
+    }))
+    const invoice = await runtime.runPromise(wallet.createInvoice({ amountSats: 3, memo: "job abc", expirySeconds: 600 }))
+    assert.deepEqual(double.calls.find((c) => c.method === "createLightningInvoice")?.args, { amountSats: 3, memo: "job abc", expirySeconds: 600 })
+    assert.equal(invoice.bolt11, "lnbc30n1double")
+    assert.equal(invoice.id, "receive-1")
+    assert.ok(Math.abs(invoice.expiresAt - (Date.now() / 1000 + 600)) < 5)
+
+    assert.equal(await runtime.runPromise(wallet.invoiceStatus(invoice)), "unpaid")
+    double.setStatus("TRANSFER_COMPLETED")
+    assert.equal(await runtime.runPromise(wallet.invoiceStatus(invoice)), "paid")
+    double.setStatus("INVOICE_CREATED")
+    assert.equal(await runtime.runPromise(wallet.invoiceStatus({ ...invoice, expiresAt: Date.now() / 1000 - 1 })), "expired")
+    await runtime.dispose()
+  })
+
+  it("is not ready, with a reason naming the fix, when no mnemonic is stored, and never loads the SDK", async () => {
+    let loaded = false
+    const runtime = ManagedRuntime.make(
+      sparkWalletLayer(async () => {
+        loaded = true
+        return makeDouble().sdk
+      }).pipe(Layer.provide(Layer.mergeAll(Settings.fixed(defaultConfig), Secrets.inMemory())))
+    )
+    const status = await runtime.runPromise(Effect.gen(function*() {
+      return yield* (yield* Wallet).status
+    }))
+    assert.equal(status.ready, false)
+    assert.match(status.error ?? "", /Set Up Wallet|SELL_COMPUTE_SPARK_MNEMONIC/)
+    assert.equal(loaded, false)
+    await runtime.dispose()
+  })
+})
