@@ -18,5 +18,17 @@ const common = {
 
 await Promise.all([
   esbuild.build({ ...common, entryPoints: { extension: "src/extension.ts", cli: "src/cli.ts" }, outdir: "dist" }),
-  esbuild.build({ ...common, entryPoints: { sparkSdk: "src/dvm/services/sparkSdk.ts" }, outdir: "dist", external: [] })
+  esbuild.build({ ...common, entryPoints: { sparkSdk: "src/dvm/services/sparkSdk.ts" }, outdir: "dist", external: [] }),
+  // The panel's page script runs in the webview (a browser), loaded from media/.
+  esbuild.build({
+    bundle: true,
+    platform: "browser",
+    format: "iife",
+    target: "es2022",
+    sourcemap: !production,
+    minify: production,
+    logLevel: "warning",
+    entryPoints: { panel: "src/webview/panel.ts" },
+    outdir: "media"
+  })
 ])

@@ -1,0 +1,88 @@
+/**
+ * The VS Code host: one composition root. Activation builds the runtime from the same provider
+ * layer as the headless host (src/cli.ts) with VS Code-backed settings, secrets and log, then the
+ * status bar, the panel and the commands. Activation touches no network and loads no wallet SDK;
+ * deactivation disposes the runtime, which takes the provider offline cleanly.
+ */
+import { Effect, Layer, ManagedRuntime } from "effect"
+import * as vscode from "vscode"
+import type { JobRecord } from "./dvm/services/JobStore"
+import type { DvmStatus } from "./dvm/services/Kind5050DVM"
+import type { RelayState } from "./dvm/services/Nostr"
+import { providerLayer } from "./dvm/providerLayer"
+import { outputChannelLoggerLayer } from "./host/outputChannelLogger"
+import { secretStorageLayer } from "./host/secretStorage"
+import { vscodeSettingsLayer } from "./host/vscodeSettings"
+import { ProviderActions } from "./views/ProviderActions"
+import { mirrorProvider, ProviderModel } from "./views/ProviderModel"
+import { PANEL_VIEW_TYPE, SellComputePanels } from "./views/SellComputePanel"
+import { StatusBar } from "./views/StatusBar"
+
+/** What activate() returns: read-only snapshots for tests and other extensions; no runtime inside. */
+export interface SellComputeApi {
+  status(): DvmStatus
+  statusBarText(): string
+  relayStates(): ReadonlyArray<RelayState>
+  recentJobs(): ReadonlyArray<JobRecord>
+}
+
+let runtime: { dispose(): Promise<void> } | undefined
+
+export async function activate(context: vscode.ExtensionContext): Promise<SellComputeApi> {
+  const log = vscode.window.createOutputChannel("Sell Compute", { log: true })
+  context.subscriptions.push(log)
+
+  const model = new ProviderModel()
+  const provider = providerLayer({ dataDir: context.globalStorageUri.fsPath }).pipe(
+    Layer.provideMerge(Layer.mergeAll(vscodeSettingsLayer, secretStorageLayer(context.secrets))),
+    Layer.provideMerge(outputChannelLoggerLayer(log))
+  )
+  // The model follows the core for exactly as long as the runtime lives.
+  const services = Layer.effectDiscard(mirrorProvider(model)).pipe(Layer.provideMerge(provider))
+  const providerRuntime = ManagedRuntime.make(services)
+  runtime = providerRuntime
+
+  const actions = new ProviderActions(providerRuntime, model, log)
+  const statusBar = new StatusBar(model)
+  const panels = new SellComputePanels({ extensionUri: context.extensionUri, model, actions })
+
+  context.subscriptions.push(
+    statusBar,
+    panels,
+    vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, panels),
+    vscode.commands.registerCommand("sellCompute.openPanel", () => panels.show()),
+    vscode.commands.registerCommand("sellCompute.goOnline", () => actions.goOnline()),
+    vscode.commands.registerCommand("sellCompute.goOffline", () => actions.goOffline()),
+    vscode.commands.registerCommand("sellCompute.toggleOnline", () => actions.toggleOnline()),
+    vscode.commands.registerCommand("sellCompute.refreshStatus", () => actions.refresh()),
+    vscode.commands.registerCommand("sellCompute.showLog", () => actions.showLog()),
+    vscode.commands.registerCommand("sellCompute.setNostrSecretKey", () => actions.setNostrSecretKey()),
+    vscode.commands.registerCommand("sellCompute.generateIdentity", () => actions.generateIdentity()),
+    vscode.commands.registerCommand("sellCompute.copyPublicKey", () => actions.copyPublicKey()),
+    vscode.commands.registerCommand("sellCompute.setUpWallet", () => actions.setUpWallet()),
+    vscode.commands.registerCommand("sellCompute.resetSettings", () => actions.resetSettings())
+  )
+
+  // Builds the services (local work only: settings, the job history file) so the UI is live at once.
+  const built = await providerRuntime.runPromiseExit(Effect.logDebug(`Activated; data in ${context.globalStorageUri.fsPath}`))
+  if (built._tag === "Failure") {
+    log.error(`Sell Compute could not start: ${String(built.cause)}`)
+    void vscode.window.showErrorMessage("Sell Compute could not start. See the log for the reason.", "Show Log").then((choice) => {
+      if (choice) log.show(true)
+    })
+  }
+
+  return {
+    status: () => model.snapshot.status,
+    statusBarText: () => statusBar.text,
+    relayStates: () => model.snapshot.relays,
+    recentJobs: () => model.snapshot.recentJobs
+  }
+}
+
+/** Goes offline (jobs stopped with feedback, announcement withdrawn) and releases every resource. */
+export async function deactivate(): Promise<void> {
+  const disposing = runtime
+  runtime = undefined
+  await disposing?.dispose()
+}

@@ -1,0 +1,219 @@
+/**
+ * The Sell Compute panel (a webview): Ollama, wallet, identity, relays, the online button and the
+ * jobs as they come in. One panel at a time; it is restored after a reload by its serializer. The
+ * page is rebuilt when shown again (no retainContextWhenHidden): its script posts `ready` and gets
+ * the full state back.
+ */
+import { randomBytes } from "node:crypto"
+import * as vscode from "vscode"
+import { type HostMessage, isWebviewMessage, type WebviewMessage } from "./messages"
+import { panelState } from "./present"
+import type { ProviderActions } from "./ProviderActions"
+import type { ProviderModel } from "./ProviderModel"
+
+export const PANEL_VIEW_TYPE = "sellCompute.panel"
+/** A panel shown again after this long asks for fresh checks. */
+const STALE_CHECK_MS = 60_000
+/** State changes within this window reach the webview as one message. */
+const POST_COALESCE_MS = 50
+
+interface PanelDependencies {
+  readonly extensionUri: vscode.Uri
+  readonly model: ProviderModel
+  readonly actions: ProviderActions
+}
+
+export class SellComputePanels implements vscode.Disposable, vscode.WebviewPanelSerializer {
+  #current: SellComputePanel | undefined
+  readonly #deps: PanelDependencies
+
+  constructor(deps: PanelDependencies) {
+    this.#deps = deps
+  }
+
+  show(): void {
+    if (this.#current) {
+      this.#current.reveal()
+      return
+    }
+    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, "Sell Compute", vscode.ViewColumn.Active, webviewOptions(this.#deps.extensionUri))
+    this.#adopt(panel)
+  }
+
+  async deserializeWebviewPanel(panel: vscode.WebviewPanel): Promise<void> {
+    this.#current?.dispose()
+    this.#adopt(panel)
+  }
+
+  #adopt(panel: vscode.WebviewPanel): void {
+    const adopted = new SellComputePanel(panel, this.#deps, () => {
+      if (this.#current === adopted) this.#current = undefined
+    })
+    this.#current = adopted
+  }
+
+  dispose(): void {
+    this.#current?.dispose()
+    this.#current = undefined
+  }
+}
+
+const webviewOptions = (extensionUri: vscode.Uri): vscode.WebviewOptions & vscode.WebviewPanelOptions => ({
+  enableScripts: true,
+  localResourceRoots: [vscode.Uri.joinPath(extensionUri, "media")]
+})
+
+class SellComputePanel {
+  readonly #panel: vscode.WebviewPanel
+  readonly #deps: PanelDependencies
+  readonly #disposables: Array<{ dispose(): void }> = []
+  #ready = false
+  #pending: ReturnType<typeof setTimeout> | undefined
+
+  constructor(panel: vscode.WebviewPanel, deps: PanelDependencies, onDisposed: () => void) {
+    this.#panel = panel
+    this.#deps = deps
+    panel.webview.options = webviewOptions(deps.extensionUri)
+    panel.webview.html = this.#html()
+    this.#disposables.push(
+      panel.webview.onDidReceiveMessage((message: unknown) => {
+        if (isWebviewMessage(message)) void this.#receive(message)
+      }),
+      panel.onDidChangeViewState(() => {
+        // Hidden, the page is torn down; shown again, it posts `ready` anew.
+        if (!panel.visible) this.#ready = false
+      }),
+      deps.model.onDidChange(() => this.#schedulePost()),
+      panel.onDidDispose(() => {
+        this.#release()
+        onDisposed()
+      })
+    )
+  }
+
+  reveal(): void {
+    this.#panel.reveal()
+  }
+
+  dispose(): void {
+    this.#panel.dispose() // fires onDidDispose, which releases the rest
+  }
+
+  #release(): void {
+    if (this.#pending) clearTimeout(this.#pending)
+    for (const d of this.#disposables.splice(0)) d.dispose()
+  }
+
+  async #receive(message: WebviewMessage): Promise<void> {
+    const { actions, model } = this.#deps
+    switch (message.type) {
+      case "ready": {
+        this.#ready = true
+        this.#post()
+        const checkedAt = model.snapshot.checkedAt
+        if (checkedAt === undefined || Date.now() - checkedAt > STALE_CHECK_MS) await actions.refresh()
+        return
+      }
+      case "setOnline":
+        await actions.setOnline(message.online).finally(() => {
+          this.#post() // the outcome first, then the end of the wait
+          this.#send({ type: "setOnlineDone" })
+        })
+        return
+      case "refresh":
+        return actions.refresh()
+      case "copyNpub":
+        return actions.copyPublicKey()
+      case "openSettings":
+        return actions.openSettings()
+      case "showLog":
+        return actions.showLog()
+    }
+  }
+
+  #schedulePost(): void {
+    if (!this.#ready || this.#pending) return
+    this.#pending = setTimeout(() => {
+      this.#pending = undefined
+      this.#post()
+    }, POST_COALESCE_MS)
+  }
+
+  #post(): void {
+    if (this.#pending) clearTimeout(this.#pending)
+    this.#pending = undefined
+    this.#send({ type: "state", state: panelState(this.#deps.model.snapshot) })
+  }
+
+  #send(message: HostMessage): void {
+    if (this.#ready) void this.#panel.webview.postMessage(message)
+  }
+
+  #html(): string {
+    const webview = this.#panel.webview
+    const media = (file: string) => webview.asWebviewUri(vscode.Uri.joinPath(this.#deps.extensionUri, "media", file)).toString()
+    const nonce = randomBytes(18).toString("base64url")
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="UTF-8">
+  <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${webview.cspSource}; script-src 'nonce-${nonce}';">
+  <meta name="viewport" content="width=device-width, initial-scale=1.0">
+  <link rel="stylesheet" href="${media("panel.css")}">
+  <title>Sell Compute</title>
+</head>
+<body>
+  <header class="toolbar">
+    <h1>Sell Compute</h1>
+    <span id="provider-state" class="badge" data-state="offline" role="status">Offline</span>
+    <span class="spacer"></span>
+    <button id="online-button" type="button" data-state="offline" disabled>Go Online</button>
+    <button id="refresh-button" type="button" class="icon-button" title="Refresh status" aria-label="Refresh status">&#x21bb;</button>
+    <button id="settings-button" type="button" class="icon-button" title="Open Settings" aria-label="Open Settings">&#x2699;</button>
+  </header>
+  <p id="provider-error" class="error" role="alert" hidden></p>
+
+  <section class="cards">
+    <section id="ollama-status" class="card" data-ready="unknown" aria-labelledby="ollama-title">
+      <h2 id="ollama-title">Ollama</h2>
+      <p class="summary">Not checked yet</p>
+      <p class="detail"></p>
+    </section>
+    <section id="wallet-status" class="card" data-ready="unknown" aria-labelledby="wallet-title">
+      <h2 id="wallet-title">Wallet</h2>
+      <p class="summary">Not checked yet</p>
+      <p class="detail"></p>
+    </section>
+    <section id="identity" class="card" aria-labelledby="identity-title">
+      <h2 id="identity-title">Nostr identity</h2>
+      <p><code id="npub">…</code></p>
+      <button id="copy-npub" type="button" class="secondary" disabled>Copy</button>
+    </section>
+    <section id="earnings" class="card" aria-labelledby="earnings-title">
+      <h2 id="earnings-title">Today</h2>
+      <p class="summary"><span id="jobs-today">0</span> jobs, <span id="sats-today">0</span> sats</p>
+      <p class="detail">Model: <span id="model">…</span> · Payment: <span id="payment-mode">…</span></p>
+    </section>
+  </section>
+
+  <section aria-labelledby="relays-title">
+    <h2 id="relays-title">Relays</h2>
+    <ul id="relay-list"></ul>
+  </section>
+
+  <section aria-labelledby="jobs-title">
+    <h2 id="jobs-title">Recent jobs</h2>
+    <table id="job-list">
+      <thead>
+        <tr><th scope="col">Time</th><th scope="col">Customer</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Tokens</th><th scope="col">Price</th><th scope="col">Paid</th></tr>
+      </thead>
+      <tbody></tbody>
+    </table>
+    <p id="no-jobs" class="muted">No jobs yet.</p>
+  </section>
+
+  <script nonce="${nonce}" src="${media("panel.js")}"></script>
+</body>
+</html>`
+  }
+}

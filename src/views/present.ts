@@ -1,0 +1,140 @@
+/**
+ * How the provider's snapshot reads to a person: the status bar's text, tooltip and accessible
+ * label, and the panel's state. Pure, so the words are unit-tested.
+ */
+import { npubEncode } from "nostr-tools/nip19"
+import type { PanelJob, PanelState } from "./messages"
+import { type ProviderSnapshot, relayView } from "./ProviderModel"
+
+export const EXTENSION_ID = "sell-compute.sell-compute"
+
+/** The word tests and people look for is always there: Online or Offline. */
+export const statusBarText = (s: ProviderSnapshot): string => {
+  switch (s.status.state) {
+    case "online":
+      return "$(broadcast) Sell Compute: Online"
+    case "going-online":
+      return "$(sync~spin) Sell Compute: Going Online"
+    case "going-offline":
+      return "$(sync~spin) Sell Compute: Going Offline"
+    case "offline":
+      return s.status.error ? "$(warning) Sell Compute: Offline" : "$(circle-slash) Sell Compute: Offline"
+  }
+}
+
+const stateWords = (s: ProviderSnapshot): string => {
+  switch (s.status.state) {
+    case "online":
+      return "Online"
+    case "going-online":
+      return "Going online"
+    case "going-offline":
+      return "Going offline"
+    case "offline":
+      return s.status.error ? "Offline (could not go online)" : "Offline"
+  }
+}
+
+export const modelLabel = (s: ProviderSnapshot): string => {
+  const chosen = s.config["textGeneration.model"]
+  if (chosen) return chosen
+  const first = s.ollama?.models[0]
+  return first ? `${first} (first installed)` : "first installed model"
+}
+
+const relayCount = (s: ProviderSnapshot) => {
+  const relays = relayView(s)
+  return { connected: relays.filter((r) => r.status === "connected").length, total: relays.length }
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
+
+export const statusBarAccessibilityLabel = (s: ProviderSnapshot): string => {
+  const { connected, total } = relayCount(s)
+  const relays = s.status.state === "online" ? `, ${connected} of ${total} relays connected` : ""
+  return `Sell Compute: ${stateWords(s)}${relays}. ${plural(s.earnings.jobsToday, "job")} and ${plural(s.earnings.satsEarnedToday, "sat")} today. Activate to ${s.status.state === "online" ? "go offline" : "go online"}.`
+}
+
+/** Text that is shown as-is inside markdown. */
+export const escapeMarkdown = (text: string): string => text.replace(/[\\`*_{}[\]()#+\-.!<>|~]/g, "\\$&")
+
+/** Markdown for the status bar tooltip; command links are only those in `tooltipCommands`. */
+export const statusBarTooltip = (s: ProviderSnapshot): string => {
+  const { connected, total } = relayCount(s)
+  const lines = [
+    `**Sell Compute: ${escapeMarkdown(stateWords(s))}**`,
+    ...(s.status.error && s.status.state === "offline" ? [`$(warning) ${escapeMarkdown(s.status.error)}`] : []),
+    `Relays: ${connected}/${total} connected`,
+    `Model: ${escapeMarkdown(modelLabel(s))}`,
+    `Today: ${plural(s.earnings.jobsToday, "job")}, ${plural(s.earnings.satsEarnedToday, "sat")} earned`,
+    ...(s.status.activeJobs > 0 ? [`Running now: ${plural(s.status.activeJobs, "job")}`] : []),
+    `[Open Panel](command:sellCompute.openPanel) · [Settings](command:workbench.action.openSettings?${encodeURIComponent(JSON.stringify([`@ext:${EXTENSION_ID}`]))}) · [Show Log](command:sellCompute.showLog)`
+  ]
+  return lines.join("\n\n")
+}
+
+export const tooltipCommands = ["sellCompute.openPanel", "workbench.action.openSettings", "sellCompute.showLog"]
+
+/** `npub1abcd…wxyz`: enough to tell customers apart in a list. */
+export const shortNpub = (npub: string): string => (npub.length > 20 ? `${npub.slice(0, 10)}…${npub.slice(-4)}` : npub)
+
+const customerNpub = (pubkey: string): string => {
+  try {
+    return npubEncode(pubkey)
+  } catch {
+    return pubkey
+  }
+}
+
+export const panelState = (s: ProviderSnapshot): PanelState => {
+  const paymentMode = s.config["payment.mode"]
+  const jobs = s.recentJobs.map((j): PanelJob => ({
+    id: j.id,
+    receivedAt: j.receivedAt,
+    customerNpub: customerNpub(j.customer),
+    kind: j.kind,
+    status: j.status,
+    ...(j.model !== undefined ? { model: j.model } : {}),
+    ...(j.promptTokens !== undefined || j.completionTokens !== undefined
+      ? { tokens: (j.promptTokens ?? 0) + (j.completionTokens ?? 0) }
+      : {}),
+    ...(j.priceSats !== undefined ? { priceSats: j.priceSats } : {}),
+    ...(j.payment !== undefined ? { payment: j.payment } : {}),
+    ...(j.error !== undefined ? { error: j.error } : {})
+  }))
+  return {
+    provider: {
+      state: s.status.state,
+      activeJobs: s.status.activeJobs,
+      ...(s.status.error ? { error: s.status.error } : {}),
+      ...(s.status.onlineSince ? { onlineSince: s.status.onlineSince } : {})
+    },
+    identity: { ...(s.npub ? { npub: s.npub } : {}), ...(s.identityError ? { error: s.identityError } : {}) },
+    ollama: s.ollama
+      ? {
+        checked: true,
+        host: s.ollama.host,
+        reachable: s.ollama.reachable,
+        models: s.ollama.models,
+        ...(s.ollama.version ? { version: s.ollama.version } : {}),
+        ...(s.ollama.error ? { error: s.ollama.error } : {})
+      }
+      : { checked: false, host: s.config["ollama.host"], models: [] },
+    wallet: s.wallet
+      ? {
+        checked: true,
+        needed: paymentMode !== "free",
+        backend: s.wallet.backend,
+        ready: s.wallet.ready,
+        ...(s.wallet.balanceSats !== undefined ? { balanceSats: s.wallet.balanceSats } : {}),
+        ...(s.wallet.error ? { error: s.wallet.error } : {})
+      }
+      : { checked: false, needed: paymentMode !== "free", backend: s.config["wallet.backend"] },
+    relays: relayView(s).map((r) => ({ url: r.url, status: r.status, ...(r.lastError ? { lastError: r.lastError } : {}) })),
+    jobs,
+    earnings: s.earnings,
+    model: modelLabel(s),
+    paymentMode,
+    checking: s.checking
+  }
+}
