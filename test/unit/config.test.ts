@@ -1,0 +1,218 @@
+// Proves the settings table decodes its defaults and refuses bad values with a message naming the setting.
+import assert from "node:assert/strict"
+import { Result } from "effect"
+import {
+  type Config,
+  ConfigError,
+  decodeConfig,
+  decodeQualifiedConfig,
+  defaultConfig,
+  qualifiedId,
+  settingIds
+} from "../../src/dvm/config"
+
+/** The decoded config, or a test failure that shows the error. */
+const expectConfig = (result: Result.Result<Config, ConfigError>): Config => {
+  if (Result.isFailure(result)) assert.fail(`expected a config, got ${result.failure.message}`)
+  return result.success
+}
+
+/** The error, or a test failure when the value was accepted. */
+const expectError = (result: Result.Result<Config, ConfigError>): ConfigError => {
+  if (Result.isSuccess(result)) assert.fail("expected the value to be rejected, but it was accepted")
+  assert.ok(result.failure instanceof ConfigError)
+  return result.failure
+}
+
+/** Rejected, naming the full setting id both in `setting` and at the start of the message. */
+const assertRejectedNaming = (raw: Record<string, unknown>, fullId: string, detail?: RegExp) => {
+  const error = expectError(decodeConfig(raw))
+  assert.equal(error.setting, fullId)
+  assert.ok(error.message.startsWith(`${fullId}: `), `message should start with "${fullId}: ": ${error.message}`)
+  if (detail) assert.match(error.message, detail)
+}
+
+describe("config: decodeConfig", () => {
+  it("decodes an empty object to the defaults", () => {
+    const config = expectConfig(decodeConfig({}))
+    assert.deepEqual(config, defaultConfig)
+  })
+
+  it("has the documented default values", () => {
+    assert.deepEqual(defaultConfig.relays, ["wss://relay.damus.io", "wss://nos.lol", "wss://relay.primal.net"])
+    assert.deepEqual(defaultConfig.supportedJobKinds, [5050])
+    assert.equal(defaultConfig["ollama.host"], "http://127.0.0.1:11434")
+    assert.equal(defaultConfig["textGeneration.maxTokens"], 512)
+    assert.equal(defaultConfig["pricing.minPriceSats"], 3)
+    assert.equal(defaultConfig["pricing.pricePer1kTokens"], 2)
+    assert.equal(defaultConfig["payment.mode"], "pay-after")
+    assert.equal(defaultConfig["spark.network"], "MAINNET")
+    assert.equal(defaultConfig.maxConcurrentJobs, 1)
+  })
+
+  it("decodes every default value through its own schema", () => {
+    const raw = Object.fromEntries(settingIds.map((id) => [id, defaultConfig[id]]))
+    assert.deepEqual(expectConfig(decodeConfig(raw)), defaultConfig)
+  })
+
+  it("treats an undefined value as missing and uses the default", () => {
+    const config = expectConfig(decodeConfig({ maxConcurrentJobs: undefined, relays: undefined }))
+    assert.equal(config.maxConcurrentJobs, 1)
+    assert.deepEqual(config.relays, defaultConfig.relays)
+  })
+
+  it("keeps valid given values and defaults the rest", () => {
+    const config = expectConfig(decodeConfig({
+      maxConcurrentJobs: 64,
+      relays: ["ws://localhost:7777", "wss://relay.example.com/path?x=1"],
+      "textGeneration.temperature": 2,
+      "payment.mode": "free"
+    }))
+    assert.equal(config.maxConcurrentJobs, 64)
+    assert.deepEqual(config.relays, ["ws://localhost:7777", "wss://relay.example.com/path?x=1"])
+    assert.equal(config["textGeneration.temperature"], 2)
+    assert.equal(config["payment.mode"], "free")
+    assert.equal(config["pricing.minPriceSats"], defaultConfig["pricing.minPriceSats"])
+  })
+
+  it("accepts the inclusive bounds of maxConcurrentJobs (1 and 64)", () => {
+    assert.equal(expectConfig(decodeConfig({ maxConcurrentJobs: 1 })).maxConcurrentJobs, 1)
+    assert.equal(expectConfig(decodeConfig({ maxConcurrentJobs: 64 })).maxConcurrentJobs, 64)
+  })
+
+  it("rejects maxConcurrentJobs 0, naming sellCompute.maxConcurrentJobs", () => {
+    assertRejectedNaming({ maxConcurrentJobs: 0 }, "sellCompute.maxConcurrentJobs", /between 1 and 64.*got 0/)
+  })
+
+  it("rejects maxConcurrentJobs 65, naming sellCompute.maxConcurrentJobs", () => {
+    assertRejectedNaming({ maxConcurrentJobs: 65 }, "sellCompute.maxConcurrentJobs", /got 65/)
+  })
+
+  it("rejects a fractional maxConcurrentJobs", () => {
+    assertRejectedNaming({ maxConcurrentJobs: 1.5 }, "sellCompute.maxConcurrentJobs", /integer/)
+  })
+
+  it("rejects maxConcurrentJobs given as a string (wrong type)", () => {
+    assertRejectedNaming({ maxConcurrentJobs: "2" }, "sellCompute.maxConcurrentJobs", /got "2"/)
+  })
+
+  it("rejects an http:// relay, naming sellCompute.relays", () => {
+    assertRejectedNaming({ relays: ["http://relay.example.com"] }, "sellCompute.relays", /ws:\/\/ or wss:\/\//)
+  })
+
+  it("rejects a relay list where only one entry is bad", () => {
+    assertRejectedNaming({ relays: ["wss://nos.lol", "https://relay.example.com"] }, "sellCompute.relays")
+  })
+
+  it("rejects an empty relay list, naming sellCompute.relays", () => {
+    assertRejectedNaming({ relays: [] }, "sellCompute.relays", /at least 1/)
+  })
+
+  it("rejects more than 20 relays", () => {
+    const relays = Array.from({ length: 21 }, (_, i) => `wss://relay${i}.example.com`)
+    assertRejectedNaming({ relays }, "sellCompute.relays", /at most 20/)
+  })
+
+  it("rejects relays given as a single string (wrong type)", () => {
+    assertRejectedNaming({ relays: "wss://nos.lol" }, "sellCompute.relays")
+  })
+
+  it("rejects temperature 3, naming sellCompute.textGeneration.temperature", () => {
+    assertRejectedNaming({ "textGeneration.temperature": 3 }, "sellCompute.textGeneration.temperature", /between 0 and 2.*got 3/)
+  })
+
+  it("rejects payment.mode \"pay-first\", naming sellCompute.payment.mode", () => {
+    assertRejectedNaming({ "payment.mode": "pay-first" }, "sellCompute.payment.mode", /pay-first/)
+  })
+
+  it("rejects an ollama.host that is not http(s), naming sellCompute.ollama.host", () => {
+    assertRejectedNaming({ "ollama.host": "ws://127.0.0.1:11434" }, "sellCompute.ollama.host", /http:\/\/ or https:\/\//)
+  })
+
+  it("rejects textGeneration.maxTokens 0 and 32769", () => {
+    assertRejectedNaming({ "textGeneration.maxTokens": 0 }, "sellCompute.textGeneration.maxTokens")
+    assertRejectedNaming({ "textGeneration.maxTokens": 32769 }, "sellCompute.textGeneration.maxTokens")
+  })
+
+  it("rejects a negative pricing.minPriceSats", () => {
+    assertRejectedNaming({ "pricing.minPriceSats": -1 }, "sellCompute.pricing.minPriceSats")
+  })
+
+  it("rejects a job kind other than 5050 in supportedJobKinds", () => {
+    assertRejectedNaming({ supportedJobKinds: [5001] }, "sellCompute.supportedJobKinds")
+  })
+
+  it("rejects an unknown spark.network", () => {
+    assertRejectedNaming({ "spark.network": "TESTNET" }, "sellCompute.spark.network", /TESTNET/)
+  })
+
+  it("rejects null as a value rather than defaulting it", () => {
+    assertRejectedNaming({ maxConcurrentJobs: null }, "sellCompute.maxConcurrentJobs")
+  })
+
+  it("qualifiedId prefixes the section name", () => {
+    assert.equal(qualifiedId("pricing.minPriceSats"), "sellCompute.pricing.minPriceSats")
+  })
+})
+
+describe("config: decodeQualifiedConfig", () => {
+  it("accepts full ids (sellCompute.xxx)", () => {
+    const config = expectConfig(decodeQualifiedConfig({
+      "sellCompute.maxConcurrentJobs": 4,
+      "sellCompute.relays": ["ws://localhost:7777"]
+    }))
+    assert.equal(config.maxConcurrentJobs, 4)
+    assert.deepEqual(config.relays, ["ws://localhost:7777"])
+  })
+
+  it("accepts relative ids, also mixed with full ids", () => {
+    const config = expectConfig(decodeQualifiedConfig({
+      "pricing.minPriceSats": 7,
+      "sellCompute.pricing.pricePer1kTokens": 0.5
+    }))
+    assert.equal(config["pricing.minPriceSats"], 7)
+    assert.equal(config["pricing.pricePer1kTokens"], 0.5)
+    assert.equal(config.maxConcurrentJobs, defaultConfig.maxConcurrentJobs)
+  })
+
+  it("decodes an empty object to the defaults", () => {
+    assert.deepEqual(expectConfig(decodeQualifiedConfig({})), defaultConfig)
+  })
+
+  it("rejects an unknown full key, naming the key", () => {
+    const error = expectError(decodeQualifiedConfig({ "sellCompute.maxJobs": 2 }))
+    assert.equal(error.setting, "sellCompute.maxJobs")
+    assert.match(error.message, /^sellCompute\.maxJobs: unknown setting/)
+  })
+
+  it("rejects an unknown relative key, naming the key", () => {
+    const error = expectError(decodeQualifiedConfig({ "pricing.maxPrice": 2 }))
+    assert.equal(error.setting, "pricing.maxPrice")
+    assert.match(error.message, /unknown setting/)
+  })
+
+  it("rejects a bad value given under a relative id with the full setting id in the message", () => {
+    const error = expectError(decodeQualifiedConfig({ maxConcurrentJobs: 0 }))
+    assert.equal(error.setting, "sellCompute.maxConcurrentJobs")
+    assert.match(error.message, /^sellCompute\.maxConcurrentJobs: /)
+  })
+
+  it("rejects a bad value given under a full id with the full setting id in the message", () => {
+    const error = expectError(decodeQualifiedConfig({ "sellCompute.textGeneration.temperature": 3 }))
+    assert.equal(error.setting, "sellCompute.textGeneration.temperature")
+    assert.match(error.message, /^sellCompute\.textGeneration\.temperature: /)
+  })
+
+  for (const [label, input] of [
+    ["null", null],
+    ["an array", [{ "sellCompute.maxConcurrentJobs": 2 }]],
+    ["a string", "sellCompute.maxConcurrentJobs=2"],
+    ["a number", 42],
+    ["undefined", undefined]
+  ] as const) {
+    it(`rejects ${label} as the whole config (not an object)`, () => {
+      const error = expectError(decodeQualifiedConfig(input))
+      assert.match(error.message, /must be a JSON object/)
+    })
+  }
+})
