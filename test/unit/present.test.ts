@@ -1,0 +1,127 @@
+// How the provider reads in the status bar and the panel.
+import assert from "node:assert/strict"
+import { generateSecretKey, getPublicKey } from "nostr-tools/pure"
+import { npubEncode } from "nostr-tools/nip19"
+import { defaultConfig } from "../../src/dvm/config"
+import type { JobRecord } from "../../src/dvm/services/JobStore"
+import {
+  escapeMarkdown,
+  panelState,
+  statusBarAccessibilityLabel,
+  statusBarText,
+  statusBarTooltip
+} from "../../src/views/present"
+import { initialSnapshot, type ProviderSnapshot, relayView } from "../../src/views/ProviderModel"
+
+const snapshot = (patch: Partial<ProviderSnapshot> = {}): ProviderSnapshot => ({ ...initialSnapshot, ...patch })
+const relays = ["wss://a.example", "wss://b.example", "wss://c.example"]
+const online = snapshot({
+  status: { state: "online", activeJobs: 0, onlineSince: 1 },
+  config: { ...defaultConfig, relays, "textGeneration.model": "llama3.2" },
+  relays: [
+    { url: "wss://a.example", status: "connected" },
+    { url: "wss://b.example", status: "connected" },
+    { url: "wss://c.example", status: "disconnected", lastError: "connection refused" }
+  ],
+  earnings: { jobsToday: 4, satsEarnedToday: 12, satsEarnedTotal: 40 }
+})
+
+describe("status bar", () => {
+  it("says Offline, Going Online, Online and Going Offline with matching icons", () => {
+    assert.equal(statusBarText(snapshot()), "$(circle-slash) Sell Compute: Offline")
+    assert.equal(statusBarText(snapshot({ status: { state: "going-online", activeJobs: 0 } })), "$(sync~spin) Sell Compute: Going Online")
+    assert.equal(statusBarText(online), "$(broadcast) Sell Compute: Online")
+    assert.equal(statusBarText(snapshot({ status: { state: "going-offline", activeJobs: 0 } })), "$(sync~spin) Sell Compute: Going Offline")
+  })
+
+  it("shows a warning when the last attempt to go online failed", () => {
+    const failed = snapshot({ status: { state: "offline", activeJobs: 0, error: "Cannot go online: Ollama is not reachable" } })
+    assert.equal(statusBarText(failed), "$(warning) Sell Compute: Offline")
+    assert.match(statusBarTooltip(failed), /Ollama is not reachable/)
+  })
+
+  it("tooltip gives relays connected x/y, the model, and today's jobs and sats", () => {
+    const tooltip = statusBarTooltip(online)
+    assert.match(tooltip, /Relays: 2\/3 connected/)
+    assert.match(tooltip, /Model: llama3\\\.2/)
+    assert.match(tooltip, /Today: 4 jobs, 12 sats earned/)
+  })
+
+  it("names the first installed model when none is set", () => {
+    const s = snapshot({ ollama: { reachable: true, host: "h", models: ["qwen3:0.6b"] } })
+    assert.match(statusBarTooltip(s), /Model: qwen3:0\\\.6b \\\(first installed\\\)/)
+  })
+
+  it("has an accessible label with the state, relays and what a click does", () => {
+    assert.equal(
+      statusBarAccessibilityLabel(online),
+      "Sell Compute: Online, 2 of 3 relays connected. 4 jobs and 12 sats today. Activate to go offline."
+    )
+    assert.match(statusBarAccessibilityLabel(snapshot()), /Offline\. 0 jobs and 0 sats today\. Activate to go online\./)
+  })
+
+  it("escapes markdown in text that comes from elsewhere", () => {
+    assert.equal(escapeMarkdown("[x](command:evil)"), "\\[x\\]\\(command:evil\\)")
+  })
+})
+
+describe("relayView", () => {
+  it("lists configured relays as offline while not connecting, and their live state when online", () => {
+    assert.deepEqual(relayView(snapshot({ config: { ...defaultConfig, relays } })).map((r) => r.status), ["offline", "offline", "offline"])
+    assert.deepEqual(relayView(online).map((r) => r.status), ["connected", "connected", "disconnected"])
+  })
+})
+
+describe("panelState", () => {
+  const customer = getPublicKey(generateSecretKey())
+  const job: JobRecord = {
+    id: "e".repeat(64),
+    customer,
+    kind: 5050,
+    requestedAt: 1,
+    receivedAt: 1_700_000_000_000,
+    updatedAt: 1_700_000_001_000,
+    status: "success",
+    model: "llama3.2",
+    promptTokens: 10,
+    completionTokens: 32,
+    priceSats: 3,
+    payment: "unpaid",
+    bolt11: "lnbc1…"
+  }
+
+  it("shows a job with customer npub, tokens, price and payment, and no invoice", () => {
+    const state = panelState({ ...online, recentJobs: [job] })
+    assert.deepEqual(state.jobs, [{
+      id: job.id,
+      receivedAt: job.receivedAt,
+      customerNpub: npubEncode(customer),
+      kind: 5050,
+      status: "success",
+      model: "llama3.2",
+      tokens: 42,
+      priceSats: 3,
+      payment: "unpaid"
+    }])
+  })
+
+  it("marks Ollama and the wallet unchecked until checked, and the wallet not needed in free mode", () => {
+    const state = panelState(snapshot())
+    assert.equal(state.ollama.checked, false)
+    assert.equal(state.wallet.checked, false)
+    assert.equal(state.wallet.needed, true)
+    const free = panelState(snapshot({ config: { ...defaultConfig, "payment.mode": "free" } }))
+    assert.equal(free.wallet.needed, false)
+  })
+
+  it("carries check results", () => {
+    const state = panelState(snapshot({
+      ollama: { reachable: true, host: "http://127.0.0.1:11434", version: "0.6.4", models: ["llama3.2:latest"] },
+      wallet: { backend: "spark", ready: true, balanceSats: 1234 },
+      npub: "npub1xyz"
+    }))
+    assert.deepEqual(state.ollama, { checked: true, host: "http://127.0.0.1:11434", reachable: true, version: "0.6.4", models: ["llama3.2:latest"] })
+    assert.deepEqual(state.wallet, { checked: true, needed: true, backend: "spark", ready: true, balanceSats: 1234 })
+    assert.deepEqual(state.identity, { npub: "npub1xyz" })
+  })
+})
