@@ -15,7 +15,9 @@ export interface TokenCounts {
 /** price = max(minPriceSats, ceil(tokens / 1000 × pricePer1kTokens)) sats. */
 export const priceSats = (tokens: TokenCounts, pricing: Pricing): number => {
   const total = tokens.promptTokens + tokens.completionTokens
-  return Math.max(pricing.minPriceSats, Math.ceil((total / 1000) * pricing.pricePer1kTokens))
+  const exact = (total * pricing.pricePer1kTokens) / 1000
+  // Floating point can land a hair above a whole number (70 × 100 / 1000); that is not another sat.
+  return Math.max(pricing.minPriceSats, Math.ceil(exact - 1e-9))
 }
 
 export const satsToMsats = (sats: number): number => sats * 1000

@@ -1,6 +1,7 @@
 // Proves parsing a secret key (hex or nsec), deriving pubkey/npub, and generating fresh identities.
 import assert from "node:assert/strict"
 import { bytesToHex } from "nostr-tools/utils"
+import * as nip19 from "nostr-tools/nip19"
 import { generateKeys, keysFromSecret, parseSecretKey, secretKeyToHex } from "../../src/dvm/protocol/identity"
 
 /** NIP-06 test vectors (nostr-protocol/nips 06.md): a secret key with its nsec, pubkey and npub. */
@@ -107,6 +108,20 @@ describe("identity: parseSecretKey", () => {
 
   it("says the nsec is not valid for a broken nsec", () => {
     assert.match(expectError(parseSecretKey(brokenChecksum)), /not a valid nsec/)
+  })
+})
+
+describe("identity: parseSecretKey refuses scalars outside the curve order", () => {
+  for (const hex of ["0".repeat(64), "f".repeat(64), "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"]) {
+    it(`refuses ${hex.slice(0, 8)}…`, () => {
+      const parsed = parseSecretKey(hex)
+      assert.ok("error" in parsed)
+      assert.match(parsed.error, /out of range/)
+    })
+  }
+  it("refuses an nsec of all zeros", () => {
+    const parsed = parseSecretKey(nip19.nsecEncode(new Uint8Array(32)))
+    assert.ok("error" in parsed)
   })
 })
 

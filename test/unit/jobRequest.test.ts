@@ -380,3 +380,16 @@ describe("jobRequest: generationOptions", () => {
     assert.equal(options.temperature, 0.5)
   })
 })
+
+describe("jobRequest: numbers must be plain decimals", () => {
+  for (const [name, value] of [["temperature", ""], ["top_p", " "], ["frequency_penalty", ""], ["max_tokens", "0x10"], ["top_k", "1e2"]]) {
+    it(`refuses param ${name}=${JSON.stringify(value)} instead of reading it as a number`, () => {
+      assert.match(expectInvalid(parse([["i", "hi", "text"], ["param", name as string, value as string]])).reason, new RegExp(`param ${name}`))
+    })
+  }
+  for (const bid of ["", " ", "0x10", "-1", "1.5"]) {
+    it(`refuses bid ${JSON.stringify(bid)}`, () => {
+      assert.match(expectInvalid(parse([["i", "hi", "text"], ["bid", bid]])).reason, /bid/)
+    })
+  }
+})

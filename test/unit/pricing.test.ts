@@ -70,6 +70,14 @@ describe("pricing: priceSats", () => {
   })
 })
 
+describe("pricing: no sat from floating-point error", () => {
+  for (const [tokens, per1k, expected] of [[70, 100, 7], [140, 100, 14], [1100, 100, 110], [30, 0.1, 1], [3000, 0.1, 1]] as const) {
+    it(`${tokens} tokens at ${per1k} sats/1k cost exactly ${expected}`, () => {
+      assert.equal(priceSats({ promptTokens: tokens, completionTokens: 0 }, { minPriceSats: 0, pricePer1kTokens: per1k }), expected)
+    })
+  }
+})
+
 describe("pricing: satsToMsats", () => {
   it("converts sats to millisats (× 1000)", () => {
     assert.equal(satsToMsats(0), 0)

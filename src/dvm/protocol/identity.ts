@@ -16,14 +16,24 @@ export const keysFromSecret = (secretKey: Uint8Array): Keys => {
 
 export const generateKeys = (): Keys => keysFromSecret(generateSecretKey())
 
+/** A secret key must be a scalar in [1, n-1] of secp256k1; deriving its public key checks that. */
+const inCurveRange = (secretKey: Uint8Array): Uint8Array | { readonly error: string } => {
+  try {
+    getPublicKey(secretKey)
+    return secretKey
+  } catch {
+    return { error: "not a valid secp256k1 secret key (out of range)" }
+  }
+}
+
 /** Accepts 64 hex characters or an nsec; the error never repeats the input. */
 export const parseSecretKey = (text: string): Uint8Array | { readonly error: string } => {
   const trimmed = text.trim()
-  if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return hexToBytes(trimmed.toLowerCase())
+  if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return inCurveRange(hexToBytes(trimmed.toLowerCase()))
   if (trimmed.startsWith("nsec1")) {
     try {
       const decoded = nip19.decode(trimmed)
-      if (decoded.type === "nsec") return decoded.data
+      if (decoded.type === "nsec") return inCurveRange(decoded.data)
     } catch {
       // fall through to the message below
     }

@@ -48,10 +48,17 @@ const invalid = (reason: string, encryption?: EncryptionScheme): ParsedRequest =
 
 const TEXT_INPUT_TYPES = new Set(["text", "prompt"])
 
+/** Plain decimal numbers only: NumberFromString alone would read "" as 0 and "0x10" as 16. */
+const DecimalString = Schema.String.check(Schema.isPattern(/^\s*-?\d+(\.\d+)?\s*$/, { message: "Expected a decimal number" }))
+
 const numberParam = (minimum: number, maximum: number, integer = false) =>
-  integer
-    ? Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum, maximum }))
-    : Schema.NumberFromString.check(Schema.isFinite(), Schema.isBetween({ minimum, maximum }))
+  DecimalString.pipe(
+    Schema.decodeTo(
+      integer
+        ? Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum, maximum }))
+        : Schema.NumberFromString.check(Schema.isFinite(), Schema.isBetween({ minimum, maximum }))
+    )
+  )
 
 /** Accepted `param` names (both spellings clients use) and how each is read. */
 const paramSpecs: Record<string, { key: keyof JobParams; schema: Schema.Codec<unknown, string> }> = {
@@ -81,7 +88,7 @@ const readParams = (tags: ReadonlyArray<Tag>): Result.Result<JobParams, string> 
   return Result.succeed(params as JobParams)
 }
 
-const BID = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0))
+const BID = numberParam(0, Number.MAX_SAFE_INTEGER, true)
 
 /** Decrypted `content` of an encrypted request: a JSON array of tags. */
 const EncryptedTags = Schema.fromJsonString(Schema.Array(Schema.Array(Schema.String)))
