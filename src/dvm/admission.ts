@@ -1,0 +1,105 @@
+/**
+ * Who gets in, before any work is done: allow and deny lists, a bounded queue behind the jobs
+ * running on Ollama, and per-customer limits (jobs per minute, jobs in flight). Pure bookkeeping:
+ * the caller passes the time and releases each admitted job when it ends.
+ */
+
+export interface AdmissionLimits {
+  /** Jobs running at once (maxConcurrentJobs); admitted jobs beyond it wait in the queue. */
+  readonly maxRunning: number
+  /** Jobs allowed to wait; one more is refused as "busy". */
+  readonly maxQueued: number
+  readonly perCustomerPerMinute: number
+  readonly perCustomerInFlight: number
+  /** When not empty, only these pubkeys (hex) are served. */
+  readonly allow: ReadonlyArray<string>
+  readonly deny: ReadonlyArray<string>
+}
+
+export type AdmissionDecision =
+  | { readonly _tag: "Admitted"; /** Jobs ahead of this one waiting for Ollama; 0 = runs now. */ readonly queuePosition: number }
+  | { readonly _tag: "Refused"; readonly reason: string; readonly retryAfterSeconds?: number }
+
+const WINDOW_MS = 60_000
+
+export class Admission {
+  private inFlight = 0
+  private readonly perCustomer = new Map<string, { inFlight: number; recent: Array<number> }>()
+  private lastSweep = 0
+
+  constructor(private limits: AdmissionLimits) {}
+
+  setLimits(limits: AdmissionLimits): void {
+    this.limits = limits
+  }
+
+  /** Jobs admitted and not yet released (running or queued). */
+  get size(): number {
+    return this.inFlight
+  }
+
+  admit(customer: string, nowMs: number): AdmissionDecision {
+    if (nowMs - this.lastSweep >= WINDOW_MS) this.sweep(nowMs)
+    const limits = this.limits
+    if (limits.deny.includes(customer) || (limits.allow.length > 0 && !limits.allow.includes(customer))) {
+      return { _tag: "Refused", reason: "this provider does not serve your key" }
+    }
+    const entry = this.perCustomer.get(customer) ?? { inFlight: 0, recent: [] }
+    entry.recent = entry.recent.filter((t) => nowMs - t < WINDOW_MS)
+    if (entry.recent.length >= limits.perCustomerPerMinute) {
+      const retryAfterSeconds = Math.max(1, Math.ceil((WINDOW_MS - (nowMs - (entry.recent[0] as number))) / 1000))
+      this.keep(customer, entry)
+      return {
+        _tag: "Refused",
+        reason: `rate limited: at most ${limits.perCustomerPerMinute} jobs per minute per customer; try again in ${retryAfterSeconds} s`,
+        retryAfterSeconds
+      }
+    }
+    if (entry.inFlight >= limits.perCustomerInFlight) {
+      this.keep(customer, entry)
+      return {
+        _tag: "Refused",
+        reason: `rate limited: at most ${limits.perCustomerInFlight} of your jobs at a time; try again when one has finished`,
+        retryAfterSeconds: 10
+      }
+    }
+    const queued = Math.max(0, this.inFlight - limits.maxRunning)
+    if (this.inFlight >= limits.maxRunning && queued >= limits.maxQueued) {
+      this.keep(customer, entry)
+      return { _tag: "Refused", reason: `busy: ${queued} jobs are already waiting; try again in a minute`, retryAfterSeconds: 60 }
+    }
+    entry.inFlight++
+    entry.recent.push(nowMs)
+    this.perCustomer.set(customer, entry)
+    this.inFlight++
+    return { _tag: "Admitted", queuePosition: this.inFlight > limits.maxRunning ? queued + 1 : 0 }
+  }
+
+  release(customer: string): void {
+    this.inFlight = Math.max(0, this.inFlight - 1)
+    const entry = this.perCustomer.get(customer)
+    if (!entry) return
+    entry.inFlight = Math.max(0, entry.inFlight - 1)
+    this.keep(customer, entry)
+  }
+
+  /** Forgets customers with nothing in flight and nothing in the window, so memory stays flat. */
+  private keep(customer: string, entry: { inFlight: number; recent: Array<number> }): void {
+    if (entry.inFlight === 0 && entry.recent.length === 0) this.perCustomer.delete(customer)
+    else this.perCustomer.set(customer, entry)
+  }
+
+  /** Drops timestamps older than the window, and customers left with nothing. */
+  private sweep(nowMs: number): void {
+    this.lastSweep = nowMs
+    for (const [customer, entry] of this.perCustomer) {
+      entry.recent = entry.recent.filter((t) => nowMs - t < WINDOW_MS)
+      this.keep(customer, entry)
+    }
+  }
+
+  /** Customers tracked right now (for tests and the memory check in the benchmark). */
+  get trackedCustomers(): number {
+    return this.perCustomer.size
+  }
+}

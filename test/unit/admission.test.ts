@@ -1,0 +1,75 @@
+// Admission: allow/deny lists, the bounded queue, per-customer rate and in-flight limits.
+import assert from "node:assert/strict"
+import { Admission, type AdmissionDecision, type AdmissionLimits } from "../../src/dvm/admission"
+
+const limits = (patch: Partial<AdmissionLimits> = {}): AdmissionLimits => ({
+  maxRunning: 1,
+  maxQueued: 2,
+  perCustomerPerMinute: 100,
+  perCustomerInFlight: 100,
+  allow: [],
+  deny: [],
+  ...patch
+})
+
+const refused = (d: AdmissionDecision) => {
+  if (d._tag !== "Refused") assert.fail(`expected Refused, got ${JSON.stringify(d)}`)
+  return d
+}
+
+describe("admission", () => {
+  it("admits the first job to run now and queues the next ones with their position", () => {
+    const a = new Admission(limits())
+    assert.deepEqual(a.admit("alice", 0), { _tag: "Admitted", queuePosition: 0 })
+    assert.deepEqual(a.admit("bob", 0), { _tag: "Admitted", queuePosition: 1 })
+    assert.deepEqual(a.admit("carol", 0), { _tag: "Admitted", queuePosition: 2 })
+  })
+
+  it("answers busy when the queue is full, and admits again once a job is released", () => {
+    const a = new Admission(limits())
+    for (const c of ["a", "b", "c"]) a.admit(c, 0)
+    const busy = refused(a.admit("d", 0))
+    assert.match(busy.reason, /busy: 2 jobs are already waiting/)
+    assert.equal(busy.retryAfterSeconds, 60)
+    a.release("a")
+    assert.deepEqual(a.admit("d", 0), { _tag: "Admitted", queuePosition: 2 })
+  })
+
+  it("limits jobs per minute per customer and says when to retry", () => {
+    const a = new Admission(limits({ perCustomerPerMinute: 2, maxQueued: 100 }))
+    a.admit("alice", 0)
+    a.admit("alice", 10_000)
+    const limited = refused(a.admit("alice", 15_000))
+    assert.match(limited.reason, /at most 2 jobs per minute.*try again in 45 s/)
+    assert.equal(limited.retryAfterSeconds, 45)
+    assert.equal(a.admit("bob", 15_000)._tag, "Admitted", "other customers are not affected")
+    assert.equal(a.admit("alice", 60_001)._tag, "Admitted", "the window slides")
+  })
+
+  it("limits one customer's jobs in flight", () => {
+    const a = new Admission(limits({ perCustomerInFlight: 1, maxQueued: 100 }))
+    a.admit("alice", 0)
+    assert.match(refused(a.admit("alice", 1)).reason, /at most 1 of your jobs at a time/)
+    a.release("alice")
+    assert.equal(a.admit("alice", 2)._tag, "Admitted")
+  })
+
+  it("refuses denied keys, and everyone off a non-empty allow list", () => {
+    assert.match(refused(new Admission(limits({ deny: ["mallory"] })).admit("mallory", 0)).reason, /does not serve your key/)
+    const allowOnly = new Admission(limits({ allow: ["alice"] }))
+    assert.equal(allowOnly.admit("alice", 0)._tag, "Admitted")
+    assert.equal(allowOnly.admit("bob", 0)._tag, "Refused")
+  })
+
+  it("forgets customers once their window is empty, so memory does not grow with strangers", () => {
+    const a = new Admission(limits({ maxQueued: 10_000 }))
+    for (let i = 0; i < 1000; i++) {
+      a.admit(`c${i}`, 0)
+      a.release(`c${i}`)
+    }
+    assert.equal(a.trackedCustomers, 1000)
+    a.admit("late", 120_000)
+    assert.equal(a.trackedCustomers, 1)
+    assert.equal(a.size, 1)
+  })
+})
