@@ -28,7 +28,11 @@ export const benchPipeline = async () => {
   const provider = await startProvider({
     relays: [relay.url],
     "ollama.host": ollama.url,
-    maxConcurrentJobs: CONCURRENCY
+    maxConcurrentJobs: CONCURRENCY,
+    // One customer sends everything here: lift the per-customer limits and the queue bound.
+    "limits.jobsPerMinutePerCustomer": 10_000,
+    "limits.jobsInFlightPerCustomer": 100,
+    "limits.maxQueuedJobs": 1000
   })
   await provider.goOnline()
   const customer = new Customer([relay.url])

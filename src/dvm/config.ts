@@ -14,6 +14,9 @@ const RelayUrl = Schema.String.check(
 const HttpUrl = Schema.String.check(
   Schema.isPattern(/^https?:\/\/[^\s/?#]+(?:[/?#]\S*)?$/, { message: "must be an http:// or https:// URL" })
 )
+const Pubkey = Schema.String.check(
+  Schema.isPattern(/^(?:[0-9a-f]{64}|npub1[02-9ac-hj-np-z]{58})$/, { message: "must be a hex public key or an npub" })
+)
 const intBetween = (minimum: number, maximum: number) =>
   Schema.Int.check(Schema.isBetween({ minimum, maximum }))
 const numberBetween = (minimum: number, maximum: number) =>
@@ -30,6 +33,8 @@ interface SettingSpec<S extends Schema.Top> {
   readonly description: string
   /** JSON-schema facts VS Code shows and validates; the unit test compares them with package.json. */
   readonly json: Record<string, unknown>
+  /** VS Code scope: "application" for money, keys, endpoints and abuse limits (one value per machine user). */
+  readonly scope: "application" | "window"
 }
 
 const setting = <S extends Schema.Top>(spec: SettingSpec<S>) => spec
@@ -39,91 +44,169 @@ export const settings = {
     schema: Schema.Array(RelayUrl).check(Schema.isMinLength(1), Schema.isMaxLength(20)),
     default: ["wss://relay.damus.io", "wss://nos.lol", "wss://relay.primal.net"],
     description: "Nostr relays to listen on for jobs and to publish results, status updates and the provider announcement to.",
-    json: { type: "array", items: { type: "string", pattern: "^wss?://" }, minItems: 1, maxItems: 20 }
+    json: { type: "array", items: { type: "string", pattern: "^wss?://" }, minItems: 1, maxItems: 20 },
+    scope: "application"
   }),
   supportedJobKinds: setting({
     schema: Schema.Array(Schema.Literal(5050)).check(Schema.isMinLength(1)),
     default: [5050],
     description: "NIP-90 job request kinds to serve. `5050` is text generation.",
-    json: { type: "array", items: { type: "number", enum: [5050] }, minItems: 1 }
+    json: { type: "array", items: { type: "number", enum: [5050] }, minItems: 1 },
+    scope: "window"
   }),
   "ollama.host": setting({
     schema: HttpUrl,
     default: "http://127.0.0.1:11434",
     description: "Address of the Ollama server that runs the jobs.",
-    json: { type: "string" }
+    json: { type: "string" },
+    scope: "application"
   }),
   "textGeneration.model": setting({
     schema: Schema.String,
     default: "",
     description: "Ollama model used when a job names none (or names one not installed). Empty: the first installed model.",
-    json: { type: "string" }
+    json: { type: "string" },
+    scope: "window"
   }),
   "textGeneration.maxTokens": setting({
     schema: intBetween(1, 32768),
     default: 512,
     description: "Most tokens generated for one job. A job's own `max_tokens` is capped at this.",
-    json: { type: "integer", minimum: 1, maximum: 32768 }
+    json: { type: "integer", minimum: 1, maximum: 32768 },
+    scope: "window"
   }),
   "textGeneration.temperature": setting({
     schema: numberBetween(0, 2),
     default: 0.5,
     description: "Sampling temperature used when a job gives none.",
-    json: { type: "number", minimum: 0, maximum: 2 }
+    json: { type: "number", minimum: 0, maximum: 2 },
+    scope: "window"
   }),
   "textGeneration.topK": setting({
     schema: intBetween(1, 1000),
     default: 50,
     description: "Top-k sampling used when a job gives none.",
-    json: { type: "integer", minimum: 1, maximum: 1000 }
+    json: { type: "integer", minimum: 1, maximum: 1000 },
+    scope: "window"
   }),
   "textGeneration.topP": setting({
     schema: numberBetween(0, 1),
     default: 0.7,
     description: "Top-p (nucleus) sampling used when a job gives none.",
-    json: { type: "number", minimum: 0, maximum: 1 }
+    json: { type: "number", minimum: 0, maximum: 1 },
+    scope: "window"
   }),
   "textGeneration.frequencyPenalty": setting({
     schema: numberBetween(-2, 2),
     default: 1,
     description: "Frequency penalty used when a job gives none.",
-    json: { type: "number", minimum: -2, maximum: 2 }
+    json: { type: "number", minimum: -2, maximum: 2 },
+    scope: "window"
   }),
   "pricing.minPriceSats": setting({
     schema: intBetween(0, 1_000_000),
     default: 3,
     description: "Least a job costs, in sats.",
-    json: { type: "integer", minimum: 0, maximum: 1000000 }
+    json: { type: "integer", minimum: 0, maximum: 1000000 },
+    scope: "application"
   }),
   "pricing.pricePer1kTokens": setting({
     schema: numberBetween(0, 1_000_000),
     default: 2,
     description: "Price per 1,000 tokens (prompt + generated, as counted by Ollama), in sats.",
-    json: { type: "number", minimum: 0, maximum: 1000000 }
+    json: { type: "number", minimum: 0, maximum: 1000000 },
+    scope: "application"
   }),
   "payment.mode": setting({
     schema: Schema.Literals(PAYMENT_MODES),
     default: "pay-after",
     description: "`pay-after`: the result carries a Lightning invoice. `free`: no invoice.",
-    json: { type: "string", enum: [...PAYMENT_MODES] }
+    json: { type: "string", enum: [...PAYMENT_MODES] },
+    scope: "application"
   }),
   "wallet.backend": setting({
     schema: Schema.Literals(WALLET_BACKENDS),
     default: "spark",
     description: "Wallet that issues the invoices. `spark`: a Spark wallet whose mnemonic is kept in the OS secret store.",
-    json: { type: "string", enum: [...WALLET_BACKENDS] }
+    json: { type: "string", enum: [...WALLET_BACKENDS] },
+    scope: "application"
   }),
   "spark.network": setting({
     schema: Schema.Literals(SPARK_NETWORKS),
     default: "MAINNET",
     description: "Spark network. `MAINNET` is real money; `REGTEST` is for testing.",
-    json: { type: "string", enum: [...SPARK_NETWORKS] }
+    json: { type: "string", enum: [...SPARK_NETWORKS] },
+    scope: "application"
   }),
   maxConcurrentJobs: setting({
     schema: intBetween(1, 64),
     default: 1,
     description: "Jobs run on Ollama at the same time. Further jobs wait their turn.",
-    json: { type: "integer", minimum: 1, maximum: 64 }
+    json: { type: "integer", minimum: 1, maximum: 64 },
+    scope: "window"
+  }),
+  "limits.maxQueuedJobs": setting({
+    schema: intBetween(0, 1000),
+    default: 20,
+    description: "Jobs that may wait for Ollama. When the queue is full, new customers are told the provider is busy.",
+    json: { type: "integer", minimum: 0, maximum: 1000 },
+    scope: "application"
+  }),
+  "limits.jobsPerMinutePerCustomer": setting({
+    schema: intBetween(1, 10_000),
+    default: 10,
+    description: "Jobs one customer may send per minute; more are refused with when to retry.",
+    json: { type: "integer", minimum: 1, maximum: 10000 },
+    scope: "application"
+  }),
+  "limits.jobsInFlightPerCustomer": setting({
+    schema: intBetween(1, 100),
+    default: 2,
+    description: "Jobs of one customer running or waiting at the same time.",
+    json: { type: "integer", minimum: 1, maximum: 100 },
+    scope: "application"
+  }),
+  "limits.maxPromptChars": setting({
+    schema: intBetween(100, 1_000_000),
+    default: 100_000,
+    description: "Longest prompt accepted, in characters.",
+    json: { type: "integer", minimum: 100, maximum: 1000000 },
+    scope: "application"
+  }),
+  "limits.maxEventBytes": setting({
+    schema: intBetween(1024, 4_194_304),
+    default: 262_144,
+    description: "Largest job request accepted, in bytes of JSON.",
+    json: { type: "integer", minimum: 1024, maximum: 4194304 },
+    scope: "application"
+  }),
+  "limits.maxRequestAgeSeconds": setting({
+    schema: intBetween(10, 86_400),
+    default: 600,
+    description: "Requests older than this (by their `created_at`) are ignored: the customer has likely moved on.",
+    json: { type: "integer", minimum: 10, maximum: 86400 },
+    scope: "application"
+  }),
+  "limits.jobTimeoutSeconds": setting({
+    schema: intBetween(5, 3600),
+    default: 300,
+    description: "Longest a job may run on Ollama before it is stopped and the customer told.",
+    json: { type: "integer", minimum: 5, maximum: 3600 },
+    scope: "application"
+  }),
+  "access.allowList": setting({
+    schema: Schema.Array(Pubkey).check(Schema.isMaxLength(10_000)),
+    default: [],
+    description: "When not empty, only these customers (hex public keys or npubs) are served.",
+    json: { type: "array", items: { type: "string" }, maxItems: 10000 },
+    scope: "application"
+  }),
+  "access.denyList": setting({
+    schema: Schema.Array(Pubkey).check(Schema.isMaxLength(10_000)),
+    default: [],
+    description: "Customers (hex public keys or npubs) never served.",
+    json: { type: "array", items: { type: "string" }, maxItems: 10000 },
+    scope: "application"
   })
 } as const
 

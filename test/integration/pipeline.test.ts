@@ -27,7 +27,9 @@ describe("job pipeline against a real relay and an Ollama API", function() {
     "pricing.minPriceSats": 1,
     // 1 sat per token makes the price equal the token count Ollama reported.
     "pricing.pricePer1kTokens": 1000,
-    maxConcurrentJobs: 2
+    maxConcurrentJobs: 2,
+    // One test customer sends many jobs; rate limits have their own tests.
+    "limits.jobsPerMinutePerCustomer": 10_000
   })
 
   /** Publishes a job and waits until the provider has said its last word (success or error). */

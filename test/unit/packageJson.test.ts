@@ -5,7 +5,7 @@ import assert from "node:assert/strict"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Result } from "effect"
-import { decodeConfig, qualifiedId, type SettingId, settingIds, settings } from "../../src/dvm/config"
+import { decodeConfig, qualifiedId, settingIds, settings } from "../../src/dvm/config"
 
 const root = path.join(__dirname, "..", "..")
 const manifest = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
@@ -20,16 +20,6 @@ const commands = manifest.contributes.commands
 
 /** Keys package.json may add to a setting besides the Schema's own JSON facts. */
 const PRESENTATION_KEYS = ["default", "markdownDescription", "scope", "order"]
-/** Settings that concern money, keys or where we connect: one value per machine user, not per window. */
-const APPLICATION_SCOPED: ReadonlyArray<SettingId> = [
-  "relays",
-  "ollama.host",
-  "payment.mode",
-  "wallet.backend",
-  "spark.network",
-  "pricing.minPriceSats",
-  "pricing.pricePer1kTokens"
-]
 
 describe("package.json contributes.configuration", () => {
   it("is titled Sell Compute", () => {
@@ -62,8 +52,8 @@ describe("package.json contributes.configuration", () => {
         assert.equal(property().order, index)
       })
 
-      it("has a scope: application for money, keys and endpoints, else window", () => {
-        assert.equal(property().scope, APPLICATION_SCOPED.includes(id) ? "application" : "window")
+      it("has the Schema's scope", () => {
+        assert.equal(property().scope, settings[id].scope)
       })
     })
   }

@@ -7,10 +7,12 @@ import type { Config } from "../config"
 import { decryptFrom, detectScheme, type EncryptionScheme } from "./encryption"
 import { type NostrEvent, type Tag, tagValues } from "./nostrEvent"
 
-/** Prompts beyond this are refused rather than sent to the model. */
+/** Defaults of the limits a host may tighten or loosen (settings `sellCompute.limits.*`). */
 export const MAX_PROMPT_CHARS = 100_000
-/** Encrypted payloads beyond this are refused before decryption is attempted. */
-export const MAX_CIPHERTEXT_CHARS = 400_000
+export const MAX_EVENT_BYTES = 262_144
+export const MAX_REQUEST_AGE_S = 600
+/** Clocks drift; a request dated further ahead than this is not trusted. */
+export const MAX_FUTURE_SKEW_S = 300
 
 export interface JobParams {
   readonly model?: string
@@ -42,6 +44,8 @@ export type ParsedRequest =
   | { readonly _tag: "Job"; readonly job: JobRequest }
   | { readonly _tag: "Invalid"; readonly reason: string; readonly encryption?: EncryptionScheme }
   | { readonly _tag: "NotForUs" }
+  /** Not worth an answer: too old, from the future, or past its NIP-40 expiration. */
+  | { readonly _tag: "Ignored"; readonly reason: string }
 
 const invalid = (reason: string, encryption?: EncryptionScheme): ParsedRequest =>
   encryption ? { _tag: "Invalid", reason, encryption } : { _tag: "Invalid", reason }
@@ -93,15 +97,34 @@ const BID = numberParam(0, Number.MAX_SAFE_INTEGER, true)
 /** Decrypted `content` of an encrypted request: a JSON array of tags. */
 const EncryptedTags = Schema.fromJsonString(Schema.Array(Schema.Array(Schema.String)))
 
+export interface RequestLimits {
+  readonly maxPromptChars: number
+  readonly maxEventBytes: number
+  readonly maxRequestAgeSeconds: number
+}
+
 export interface ParseContext {
   readonly ourPubkey: string
   readonly ourSecretKey: Uint8Array
   readonly supportedKinds: ReadonlyArray<number>
+  readonly limits?: Partial<RequestLimits>
+  /** Unix seconds; defaults to the clock. */
+  readonly now?: number
 }
 
 export const parseJobRequest = (event: NostrEvent, ctx: ParseContext): ParsedRequest => {
   const targets = tagValues(event.tags, "p")
   if (targets.length > 0 && !targets.includes(ctx.ourPubkey)) return { _tag: "NotForUs" }
+  const maxPromptChars = ctx.limits?.maxPromptChars ?? MAX_PROMPT_CHARS
+  const maxEventBytes = ctx.limits?.maxEventBytes ?? MAX_EVENT_BYTES
+  const maxAge = ctx.limits?.maxRequestAgeSeconds ?? MAX_REQUEST_AGE_S
+  const now = ctx.now ?? Math.floor(Date.now() / 1000)
+  if (event.created_at < now - maxAge) return { _tag: "Ignored", reason: `older than ${maxAge} s` }
+  if (event.created_at > now + MAX_FUTURE_SKEW_S) return { _tag: "Ignored", reason: "dated in the future" }
+  const expiration = Number(tagValues(event.tags, "expiration")[0])
+  if (Number.isFinite(expiration) && expiration <= now) return { _tag: "Ignored", reason: "expired (NIP-40)" }
+  const size = new TextEncoder().encode(JSON.stringify(event)).length
+  if (size > maxEventBytes) return invalid(`request is too large (${size} bytes, limit ${maxEventBytes})`)
   if (!ctx.supportedKinds.includes(event.kind)) {
     return invalid(`job kind ${event.kind} is not served here (supported: ${ctx.supportedKinds.join(", ")})`)
   }
@@ -112,9 +135,6 @@ export const parseJobRequest = (event: NostrEvent, ctx: ParseContext): ParsedReq
     // An encrypted request not addressed to us by p tag cannot be for us: we could not read it.
     if (!targets.includes(ctx.ourPubkey)) return { _tag: "NotForUs" }
     encryption = detectScheme(event.content)
-    if (event.content.length > MAX_CIPHERTEXT_CHARS) {
-      return invalid(`encrypted request is too large (${event.content.length} characters, limit ${MAX_CIPHERTEXT_CHARS})`, encryption)
-    }
     let plaintext: string
     try {
       plaintext = decryptFrom(encryption, ctx.ourSecretKey, event.pubkey, event.content)
@@ -142,8 +162,8 @@ export const parseJobRequest = (event: NostrEvent, ctx: ParseContext): ParsedReq
   if (prompt.trim() === "") {
     return invalid('no prompt: send it as ["i", "<prompt>", "text"]', encryption)
   }
-  if (prompt.length > MAX_PROMPT_CHARS) {
-    return invalid(`prompt is too long (${prompt.length} characters, limit ${MAX_PROMPT_CHARS})`, encryption)
+  if (prompt.length > maxPromptChars) {
+    return invalid(`prompt is too long (${prompt.length} characters, limit ${maxPromptChars})`, encryption)
   }
 
   const params = readParams(tags)

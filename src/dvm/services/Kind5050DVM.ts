@@ -3,11 +3,13 @@
  * (one fiber per job, at most maxConcurrentJobs on Ollama at once) and going offline (jobs stopped
  * with feedback, announcement withdrawn). See "The job pipeline" in DESIGN.md.
  */
-import { Cause, Context, Effect, Exit, Fiber, FiberMap, Layer, Scope, Semaphore, Stream, SubscriptionRef } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, FiberMap, Layer, Schedule, Scope, Semaphore, Stream, SubscriptionRef } from "effect"
+import { Admission, type AdmissionLimits } from "../admission"
 import type { Config } from "../config"
 import { GoOnlineError, RelayError, WalletError } from "../errors"
 import { encryptFor } from "../protocol/encryption"
 import {
+  DELETION_KIND,
   feedbackEvent,
   type FeedbackStatus,
   handlerDeletionEvent,
@@ -17,9 +19,9 @@ import {
   type RequestRef,
   resultEvent
 } from "../protocol/events"
-import type { Keys } from "../protocol/identity"
+import { hexPubkey, type Keys } from "../protocol/identity"
 import { generationOptions, type JobRequest, parseJobRequest } from "../protocol/jobRequest"
-import { type EventTemplate, type NostrEvent, nowSeconds } from "../protocol/nostrEvent"
+import { type EventTemplate, type NostrEvent, nowSeconds, tagValues } from "../protocol/nostrEvent"
 import { signEvent } from "../protocol/signing"
 import { priceSats, satsToMsats } from "../pricing"
 import { Identity } from "./Identity"
@@ -86,20 +88,26 @@ function makeKind5050DVM() {
     const permits = yield* Semaphore.make(1)
     let online: Online | undefined
     let models: { readonly at: number; readonly names: ReadonlyArray<string> } | undefined
+    const admission = new Admission(admissionLimits(yield* settings.current))
+    /** Jobs admitted and not ended: id → customer (only the customer may cancel). */
+    const activeJobs = new Map<string, string>()
+    const cancelled = new Set<string>()
 
     const setStatus = (patch: Partial<DvmStatus>) => SubscriptionRef.update(status, (s) => ({ ...s, ...patch }))
     const countJobs = (delta: number) => SubscriptionRef.update(status, (s) => ({ ...s, activeJobs: s.activeJobs + delta }))
 
     const sign = (keys: Keys, template: EventTemplate) => Effect.sync(() => signEvent(template, keys.secretKey))
 
-    const publishLogged = (keys: Keys, template: EventTemplate, what: string, extraRelays: ReadonlyArray<string> = []) =>
-      sign(keys, template).pipe(
-        Effect.flatMap((event) => nostr.publish(event, extraRelays)),
+    const publishSigned = (event: NostrEvent, what: string, extraRelays: ReadonlyArray<string> = []) =>
+      nostr.publish(event, extraRelays).pipe(
         Effect.tap((outcome) =>
           outcome.failed.length > 0
             ? Effect.logWarning(`${what}: not accepted by ${outcome.failed.map((f) => `${f.url} (${f.reason})`).join(", ")}`)
             : Effect.void)
       )
+
+    const publishLogged = (keys: Keys, template: EventTemplate, what: string, extraRelays: ReadonlyArray<string> = []) =>
+      sign(keys, template).pipe(Effect.flatMap((event) => publishSigned(event, what, extraRelays)))
 
     const sendFeedback = (keys: Keys, request: RequestRef, state: FeedbackStatus, options: Parameters<typeof feedbackEvent>[2] = {}) =>
       publishLogged(keys, feedbackEvent(request, state, options), `feedback ${state} for ${request.id.slice(0, 8)}`).pipe(
@@ -129,9 +137,15 @@ function makeKind5050DVM() {
     const produce = (job: JobRequest, config: Config) =>
       Effect.gen(function*() {
         const model = yield* chooseModel(job, config)
+        const timeoutSeconds = config["limits.jobTimeoutSeconds"]
         const generation = yield* permits.withPermit(
-          inference.generate({ model, prompt: job.prompt, options: generationOptions(job.params, config) })
-        ).pipe(Effect.mapError((e) => new JobFailure(e.message)))
+          inference.generate({ model, prompt: job.prompt, options: generationOptions(job.params, config) }).pipe(
+            // On timeout the generation is interrupted, which aborts the request to Ollama.
+            Effect.timeout(`${timeoutSeconds} seconds`)
+          )
+        ).pipe(Effect.mapError((e) =>
+          new JobFailure(Cause.isTimeoutError(e) ? `the job ran longer than ${timeoutSeconds} s and was stopped` : e.message)
+        ))
         const price = config["payment.mode"] === "free" ? 0 : priceSats(generation, {
           minPriceSats: config["pricing.minPriceSats"],
           pricePer1kTokens: config["pricing.pricePer1kTokens"]
@@ -170,8 +184,14 @@ function makeKind5050DVM() {
           Effect.ensuring(Fiber.await(processing))
         )
         const content = job.encryption ? encryptFor(job.encryption, keys.secretKey, job.customer, generation.text) : generation.text
-        yield* publishLogged(keys, resultEvent(job, content, invoice, config.relays[0]), `result for ${job.id.slice(0, 8)}`, secureRelays(job.replyRelays))
-          .pipe(Effect.mapError((e) => new JobFailure(`the result could not be delivered: ${e.message}`)))
+        yield* sign(keys, resultEvent(job, content, invoice, config.relays[0])).pipe(
+          Effect.flatMap((result) =>
+            // The same signed result is retried, so a customer never sees two different results.
+            publishSigned(result, `result for ${job.id.slice(0, 8)}`, secureRelays(job.replyRelays)).pipe(
+              Effect.retry(RESULT_RETRY)
+            )),
+          Effect.mapError((e) => new JobFailure(`the result could not be delivered: ${e.message}`))
+        )
         yield* store.record({ id: job.id, status: "success" })
         yield* sendFeedback(keys, job, "success", invoice.bolt11 ? { invoice } : {})
         yield* Effect.logInfo(
@@ -186,6 +206,17 @@ function makeKind5050DVM() {
         yield* Effect.logWarning(`Job ${request.id.slice(0, 8)} failed: ${reason}`)
       })
 
+    /** Ends a job whose fiber was interrupted: cancelled by its customer, or cut off by going offline. */
+    const interrupted = (keys: Keys, request: RequestRef) =>
+      cancelled.delete(request.id)
+        ? store.record({ id: request.id, status: "error", error: "cancelled by the customer" }).pipe(
+          Effect.andThen(Effect.logInfo(`Job ${request.id.slice(0, 8)} cancelled by the customer`))
+        )
+        : failJob(keys, request, "the provider went offline before the job finished").pipe(
+          Effect.timeout(OFFLINE_PUBLISH_TIMEOUT_MS),
+          Effect.ignore
+        )
+
     /** One request, start to end. Never fails: every failure becomes error feedback. */
     const handleRequest = (keys: Keys, event: NostrEvent) =>
       Effect.gen(function*() {
@@ -194,9 +225,17 @@ function makeKind5050DVM() {
         const parsed = parseJobRequest(event, {
           ourPubkey: keys.pubkey,
           ourSecretKey: keys.secretKey,
-          supportedKinds: config.supportedJobKinds
+          supportedKinds: config.supportedJobKinds,
+          limits: {
+            maxPromptChars: config["limits.maxPromptChars"],
+            maxEventBytes: config["limits.maxEventBytes"],
+            maxRequestAgeSeconds: config["limits.maxRequestAgeSeconds"]
+          }
         })
         if (parsed._tag === "NotForUs") return
+        if (parsed._tag === "Ignored") {
+          return yield* Effect.logDebug(`Request ${event.id.slice(0, 8)} ignored: ${parsed.reason}`)
+        }
         yield* store.record({
           id: event.id,
           customer: event.pubkey,
@@ -206,26 +245,47 @@ function makeKind5050DVM() {
           status: "received",
           encrypted: parsed._tag === "Job" ? parsed.job.encryption !== undefined : parsed.encryption !== undefined
         })
-        if (parsed._tag === "Invalid") return yield* failJob(keys, refOf(event), parsed.reason)
+        const request = refOf(event)
+        if (parsed._tag === "Invalid") return yield* failJob(keys, request, parsed.reason)
+        const admitted = admission.admit(event.pubkey, Date.now())
+        if (admitted._tag === "Refused") return yield* failJob(keys, request, admitted.reason)
+        activeJobs.set(event.id, event.pubkey)
         yield* countJobs(1)
-        yield* runJob(keys, parsed.job).pipe(
+        yield* Effect.gen(function*() {
+          if (admitted.queuePosition > 0) {
+            yield* sendFeedback(keys, request, "processing", { extra: `queued: ${admitted.queuePosition} ahead of this job` })
+          }
+          yield* runJob(keys, parsed.job)
+        }).pipe(
           Effect.catchCause((cause) => {
             if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
             const failure = Cause.squash(cause)
             const reason = failure instanceof JobFailure ? failure.reason : `internal error: ${String(failure).slice(0, 200)}`
-            return failJob(keys, refOf(event), reason)
+            return failJob(keys, request, reason)
           }),
-          Effect.onInterrupt(() =>
-            failJob(keys, refOf(event), "the provider went offline before the job finished").pipe(
-              Effect.timeout(OFFLINE_PUBLISH_TIMEOUT_MS),
-              Effect.ignore
-            )),
-          Effect.ensuring(countJobs(-1))
+          Effect.onInterrupt(() => interrupted(keys, request)),
+          Effect.ensuring(Effect.andThen(
+            Effect.sync(() => {
+              activeJobs.delete(event.id)
+              admission.release(event.pubkey)
+            }),
+            countJobs(-1)
+          ))
         )
       }).pipe(
         Effect.catchCause((cause) =>
           Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.logError(`Request ${event.id.slice(0, 8)} could not be handled`, cause))
       )
+
+    /** A kind 5 deletion by a job's own customer stops that job: Ollama is aborted, no result is sent. */
+    const cancelJobs = (jobs: FiberMap.FiberMap<string>, deletion: NostrEvent) =>
+      Effect.gen(function*() {
+        for (const id of tagValues(deletion.tags, "e")) {
+          if (activeJobs.get(id) !== deletion.pubkey) continue
+          cancelled.add(id)
+          yield* FiberMap.remove(jobs, id)
+        }
+      })
 
     const readiness = Effect.gen(function*() {
       const config = yield* settings.current
@@ -258,6 +318,7 @@ function makeKind5050DVM() {
           Effect.gen(function*() {
             yield* nostr.setRelays(config.relays)
             yield* permits.resize(config.maxConcurrentJobs)
+            admission.setLimits(admissionLimits(config))
             yield* announce(state)
           }))
       )
@@ -274,6 +335,7 @@ function makeKind5050DVM() {
       }
       const config = yield* settings.current
       yield* permits.resize(config.maxConcurrentJobs)
+      admission.setLimits(admissionLimits(config))
       yield* nostr.setRelays(config.relays)
 
       const scope = yield* Scope.make()
@@ -285,8 +347,16 @@ function makeKind5050DVM() {
         Stream.runForEach((event) => FiberMap.run(jobs, event.id, handleRequest(keys, event), { onlyIfMissing: true })),
         Effect.forkIn(scope)
       )
+      yield* nostr.subscribe({ kinds: [DELETION_KIND], since: nowSeconds() }).pipe(
+        Stream.runForEach((deletion) => cancelJobs(jobs, deletion)),
+        Effect.forkIn(scope)
+      )
       yield* followSettings(state).pipe(Effect.forkIn(scope))
       yield* announce(state)
+      // Jobs a crash cut off (the history says they started but never ended) get an answer now.
+      for (const job of yield* store.unfinished) {
+        yield* failJob(keys, { id: job.id, customer: job.customer }, "the provider stopped before finishing this job; please send it again")
+      }
       yield* setStatus({ state: "online", npub: keys.npub, onlineSince: Date.now(), error: undefined })
       yield* Effect.logInfo(`Online as ${keys.npub} on ${config.relays.join(", ")}`)
     })
@@ -312,6 +382,18 @@ function makeKind5050DVM() {
     return Kind5050DVM.of({ goOnline, goOffline, status, readiness })
   })
 }
+
+/** A result no relay accepted is sent again a few times, backing off, before the job is failed. */
+const RESULT_RETRY = Schedule.exponential("500 millis").pipe(Schedule.upTo({ times: 4 }))
+
+const admissionLimits = (config: Config): AdmissionLimits => ({
+  maxRunning: config.maxConcurrentJobs,
+  maxQueued: config["limits.maxQueuedJobs"],
+  perCustomerPerMinute: config["limits.jobsPerMinutePerCustomer"],
+  perCustomerInFlight: config["limits.jobsInFlightPerCustomer"],
+  allow: config["access.allowList"].map(hexPubkey),
+  deny: config["access.denyList"].map(hexPubkey)
+})
 
 /** Customer-named reply relays are used only over TLS, so a stranger cannot point us at local services. */
 const secureRelays = (urls: ReadonlyArray<string>) => urls.filter((url) => url.startsWith("wss://")).slice(0, 5)
