@@ -49,6 +49,24 @@ export class Customer {
     })
   }
 
+  /** Subscribes again, e.g. after its relay restarted; replies already received are kept. */
+  relisten(): Promise<void> {
+    this.closer?.close()
+    return this.listen()
+  }
+
+  /** Asks the provider to stop a job (NIP-09 deletion of the request). */
+  async cancel(job: Event): Promise<Event> {
+    const deletion = finalizeEvent({
+      kind: 5,
+      created_at: Math.floor(Date.now() / 1000),
+      tags: [["e", job.id], ["k", String(job.kind)]],
+      content: "cancelled"
+    }, this.secretKey)
+    await Promise.all(this.pool.publish([...this.relays], deletion))
+    return deletion
+  }
+
   repliesFor(id: string): JobReplies {
     let entry = this.replies.get(id)
     if (!entry) {

@@ -7,7 +7,8 @@ import { bytesToHex } from "nostr-tools/utils"
 import { generateSecretKey, getPublicKey } from "nostr-tools/pure"
 import { type Config, defaultConfig } from "../../src/dvm/config"
 import { providerLayer } from "../../src/dvm/providerLayer"
-import { JobStore } from "../../src/dvm/services/JobStore"
+import { useWasmSignatures } from "../../src/dvm/protocol/signing"
+import { type JobRecord, JobStore } from "../../src/dvm/services/JobStore"
 import { Kind5050DVM } from "../../src/dvm/services/Kind5050DVM"
 import { Secrets } from "../../src/dvm/services/Secrets"
 import { Settings } from "../../src/dvm/services/Settings"
@@ -19,6 +20,7 @@ export interface TestProvider {
   readonly wallet: WalletStandIn
   readonly logs: Array<string>
   readonly run: <A, E>(effect: Effect.Effect<A, E, Kind5050DVM | JobStore>) => Promise<A>
+  readonly jobRecord: (id: string) => Promise<JobRecord | undefined>
   readonly goOnline: () => Promise<void>
   readonly goOffline: () => Promise<void>
   readonly updateConfig: (patch: Partial<Config>) => Promise<void>
@@ -29,6 +31,7 @@ export const startProvider = async (
   config: Partial<Config>,
   options: { readonly dataDir?: string; readonly secretKeyHex?: string } = {}
 ): Promise<TestProvider> => {
+  await useWasmSignatures() // as the hosts do
   const secretKeyHex = options.secretKeyHex ?? bytesToHex(generateSecretKey())
   const pubkey = getPublicKey(Uint8Array.from(Buffer.from(secretKeyHex, "hex")))
   const wallet = makeWalletStandIn()
@@ -49,6 +52,9 @@ export const startProvider = async (
     wallet,
     logs,
     run,
+    jobRecord: (id) => run(Effect.gen(function*() {
+      return yield* (yield* JobStore).get(id)
+    })),
     goOnline: () => run(Effect.gen(function*() { yield* (yield* Kind5050DVM).goOnline })),
     goOffline: () => run(Effect.gen(function*() { yield* (yield* Kind5050DVM).goOffline })),
     updateConfig: (patch) => Effect.runPromise(SubscriptionRef.update(configRef, (c) => ({ ...c, ...patch }))),
