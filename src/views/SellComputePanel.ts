@@ -128,6 +128,8 @@ class SellComputePanel {
         return actions.openSettings()
       case "showLog":
         return actions.showLog()
+      case "setUpWallet":
+        return actions.setUpWallet()
     }
   }
 
@@ -183,6 +185,7 @@ class SellComputePanel {
       <h2 id="wallet-title">Wallet</h2>
       <p class="summary">Not checked yet</p>
       <p class="detail"></p>
+      <button id="set-up-wallet" type="button" class="secondary" hidden>Set Up Wallet</button>
     </section>
     <section id="identity" class="card" aria-labelledby="identity-title">
       <h2 id="identity-title">Nostr identity</h2>
@@ -191,7 +194,7 @@ class SellComputePanel {
     </section>
     <section id="earnings" class="card" aria-labelledby="earnings-title">
       <h2 id="earnings-title">Today</h2>
-      <p class="summary"><span id="jobs-today">0</span> jobs, <span id="sats-today">0</span> sats</p>
+      <p class="summary"><span id="jobs-today">0 jobs</span>, <span id="sats-today">0 sats</span> earned</p>
       <p class="detail">Model: <span id="model">…</span> · Payment: <span id="payment-mode">…</span></p>
     </section>
   </section>

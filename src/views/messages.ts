@@ -76,6 +76,7 @@ export type WebviewMessage =
   | { readonly type: "copyNpub" }
   | { readonly type: "openSettings" }
   | { readonly type: "showLog" }
+  | { readonly type: "setUpWallet" }
 
 const webviewMessageTypes: ReadonlySet<string> = new Set<WebviewMessage["type"]>([
   "ready",
@@ -83,7 +84,8 @@ const webviewMessageTypes: ReadonlySet<string> = new Set<WebviewMessage["type"]>
   "refresh",
   "copyNpub",
   "openSettings",
-  "showLog"
+  "showLog",
+  "setUpWallet"
 ])
 
 /** Messages from a webview are untrusted input: only well-formed ones are acted on. */

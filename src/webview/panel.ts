@@ -89,6 +89,7 @@ const renderChecks = (state: PanelState) => {
     setCard("wallet-status", "true", `Ready · ${wallet.balanceSats ?? 0} sats`, `Backend: ${wallet.backend}`)
   } else setCard("wallet-status", "false", "Not ready", wallet.error ?? `Backend: ${wallet.backend}`)
 
+  byId("set-up-wallet").hidden = !(wallet.needed && wallet.checked && !wallet.ready)
   refreshButton.disabled = state.checking
   refreshButton.setAttribute("aria-busy", String(state.checking))
 }
@@ -100,9 +101,11 @@ const renderIdentity = (state: PanelState) => {
   copyButton.disabled = !state.identity.npub
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
+
 const renderEarnings = (state: PanelState) => {
-  byId("jobs-today").textContent = String(state.earnings.jobsToday)
-  byId("sats-today").textContent = String(state.earnings.satsEarnedToday)
+  byId("jobs-today").textContent = plural(state.earnings.jobsToday, "job")
+  byId("sats-today").textContent = plural(state.earnings.satsEarnedToday, "sat")
   byId("model").textContent = state.model
   byId("payment-mode").textContent = state.paymentMode
 }
@@ -170,6 +173,7 @@ onlineButton.addEventListener("click", () => {
 })
 copyButton.addEventListener("click", () => vscode.postMessage({ type: "copyNpub" }))
 refreshButton.addEventListener("click", () => vscode.postMessage({ type: "refresh" }))
+byId("set-up-wallet").addEventListener("click", () => vscode.postMessage({ type: "setUpWallet" }))
 byId("settings-button").addEventListener("click", () => vscode.postMessage({ type: "openSettings" }))
 
 // Shown again: draw what we had at once; the host's answer to `ready` brings it up to date.

@@ -11,7 +11,8 @@ describe("isWebviewMessage", () => {
       { type: "refresh" },
       { type: "copyNpub" },
       { type: "openSettings" },
-      { type: "showLog" }
+      { type: "showLog" },
+      { type: "setUpWallet" }
     ]) assert.ok(isWebviewMessage(message), JSON.stringify(message))
   })
 
