@@ -16,6 +16,7 @@ import { Wallet, type WalletStatus } from "../dvm/services/Wallet"
 
 /** How many jobs the panel lists. */
 export const RECENT_JOBS_LIMIT = 50
+const JOB_REFRESH_INTERVAL = "150 millis"
 
 export interface ProviderSnapshot {
   readonly status: DvmStatus
@@ -71,17 +72,31 @@ export const mirrorProvider = (model: ProviderModel) =>
     const readJobs = Effect.gen(function*() {
       model.update({ recentJobs: yield* store.recent(RECENT_JOBS_LIMIT), earnings: yield* store.earnings })
     })
-    yield* readJobs
-
+    // Started at once, so each stream is subscribed before the first read below: no change falls between.
     const follow = <A>(changes: Stream.Stream<A>, apply: (value: A) => Effect.Effect<void>) =>
-      changes.pipe(Stream.runForEach(apply), Effect.forkScoped)
+      changes.pipe(Stream.runForEach(apply), Effect.forkScoped({ startImmediately: true }))
 
     // The identity in use while online; a key changed meanwhile (already in the model) wins.
     yield* follow(SubscriptionRef.changes(dvm.status), (status) =>
       Effect.sync(() => model.update({ status, npub: model.snapshot.npub ?? status.npub })))
     yield* follow(SubscriptionRef.changes(nostr.relayStates), (relays) => Effect.sync(() => model.update({ relays })))
     yield* follow(settings.changes, (config) => Effect.sync(() => model.update({ config })))
-    yield* follow(store.changes, () => readJobs)
+    // A flood of jobs changes the store thousands of times a second: the first change of a quiet
+    // spell schedules one re-read a moment later, which covers every change until then.
+    const scope = yield* Effect.scope
+    let rereadScheduled = false
+    const scheduleReread = Effect.suspend(() => {
+      if (rereadScheduled) return Effect.void
+      rereadScheduled = true
+      return Effect.sleep(JOB_REFRESH_INTERVAL).pipe(
+        Effect.andThen(Effect.sync(() => (rereadScheduled = false))),
+        Effect.andThen(readJobs),
+        Effect.forkIn(scope),
+        Effect.asVoid
+      )
+    })
+    yield* follow(store.changes, () => scheduleReread)
+    yield* readJobs
   })
 
 /** Asks Ollama, the wallet and the identity how they are, each answer into the model as it comes. */

@@ -10,7 +10,7 @@ import { Settings } from "../../src/dvm/services/Settings"
 import { mirrorProvider, ProviderModel } from "../../src/views/ProviderModel"
 
 const until = async (condition: () => boolean, what: string) => {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 5))
+  for (let i = 0; i < 400 && !condition(); i++) await new Promise((r) => setTimeout(r, 5))
   assert.ok(condition(), `timed out waiting for ${what}`)
 }
 
@@ -56,6 +56,25 @@ describe("mirrorProvider", () => {
       await until(() => model.snapshot.recentJobs[0]?.status === "success", "the job's update")
       assert.equal(model.snapshot.earnings.jobsToday, 1)
       assert.equal(model.snapshot.earnings.satsEarnedToday, 5)
+    } finally {
+      await runtime.dispose()
+    }
+  })
+
+  it("re-reads the job history a few times a second at most during a flood", async () => {
+    const { model, runtime } = await setup()
+    try {
+      let reads = 0
+      let last = model.snapshot.recentJobs
+      model.onDidChange((s) => {
+        if (s.recentJobs !== last) reads++
+        last = s.recentJobs
+      })
+      await runtime.runPromise(JobStore.use((store) =>
+        Effect.forEach(Array.from({ length: 2000 }, (_, i) => i), (i) =>
+          store.record({ id: `job${i}`, customer: "c".repeat(64), kind: 5050, requestedAt: 1, receivedAt: Date.now(), status: "received" }))))
+      await until(() => model.snapshot.recentJobs.length === 50 && model.snapshot.recentJobs.some((j) => j.id === "job1999"), "the last job")
+      assert.ok(reads <= 5, `${reads} re-reads for 2000 changes`)
     } finally {
       await runtime.dispose()
     }
