@@ -1,8 +1,10 @@
 // `npm run bench`: figures, not pass/fail. Each section prints what it measured.
 import { benchPipeline } from "./pipeline"
+import { benchSustained } from "./sustained"
 
 const main = async () => {
   await benchPipeline()
+  await benchSustained()
 }
 
 main().then(() => process.exit(0), (e) => {

@@ -31,7 +31,7 @@ export const benchPipeline = async () => {
     maxConcurrentJobs: CONCURRENCY,
     // One customer sends everything here: lift the per-customer limits and the queue bound.
     "limits.jobsPerMinutePerCustomer": 10_000,
-    "limits.jobsInFlightPerCustomer": 100,
+    "limits.jobsInFlightPerCustomer": CONCURRENT_JOBS,
     "limits.maxQueuedJobs": 1000
   })
   await provider.goOnline()
