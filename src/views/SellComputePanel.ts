@@ -6,12 +6,16 @@
  */
 import { randomBytes } from "node:crypto"
 import * as vscode from "vscode"
+import type { Config } from "../dvm/config"
 import { type HostMessage, isWebviewMessage, type WebviewMessage } from "./messages"
 import { panelState } from "./present"
 import type { ProviderActions } from "./ProviderActions"
 import type { ProviderModel } from "./ProviderModel"
 
 export const PANEL_VIEW_TYPE = "sellCompute.panel"
+
+const checkInputs = (config: Config) =>
+  JSON.stringify([config["ollama.host"], config["payment.mode"], config["wallet.backend"], config["spark.network"]])
 /** A panel shown again after this long asks for fresh checks. */
 const STALE_CHECK_MS = 60_000
 /** State changes within this window reach the webview as one message. */
@@ -69,10 +73,13 @@ class SellComputePanel {
   readonly #disposables: Array<{ dispose(): void }> = []
   #ready = false
   #pending: ReturnType<typeof setTimeout> | undefined
+  /** The settings the shown checks depend on: when they change, the answers are stale. */
+  #checkedWith: string
 
   constructor(panel: vscode.WebviewPanel, deps: PanelDependencies, onDisposed: () => void) {
     this.#panel = panel
     this.#deps = deps
+    this.#checkedWith = checkInputs(deps.model.snapshot.config)
     panel.webview.options = webviewOptions(deps.extensionUri)
     panel.webview.html = this.#html()
     this.#disposables.push(
@@ -83,12 +90,22 @@ class SellComputePanel {
         // Hidden, the page is torn down; shown again, it posts `ready` anew.
         if (!panel.visible) this.#ready = false
       }),
-      deps.model.onDidChange(() => this.#schedulePost()),
+      deps.model.onDidChange((snapshot) => {
+        this.#schedulePost()
+        this.#recheckOnSettingsChange(snapshot.config)
+      }),
       panel.onDidDispose(() => {
         this.#release()
         onDisposed()
       })
     )
+  }
+
+  #recheckOnSettingsChange(config: Config): void {
+    const inputs = checkInputs(config)
+    if (inputs === this.#checkedWith) return
+    this.#checkedWith = inputs
+    if (this.#ready) void this.#deps.actions.refresh()
   }
 
   reveal(): void {
