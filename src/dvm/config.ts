@@ -22,8 +22,8 @@ const intBetween = (minimum: number, maximum: number) =>
 const numberBetween = (minimum: number, maximum: number) =>
   Schema.Number.check(Schema.isBetween({ minimum, maximum }))
 
-export const PAYMENT_MODES = ["pay-after", "free"] as const
-export const WALLET_BACKENDS = ["spark"] as const
+export const PAYMENT_MODES = ["pay-after", "pay-first", "free"] as const
+export const WALLET_BACKENDS = ["spark", "nwc"] as const
 export const SPARK_NETWORKS = ["MAINNET", "REGTEST"] as const
 
 /** What package.json's contributes.configuration must say about a setting (besides its default). */
@@ -120,14 +120,21 @@ export const settings = {
   "payment.mode": setting({
     schema: Schema.Literals(PAYMENT_MODES),
     default: "pay-after",
-    description: "`pay-after`: the result carries a Lightning invoice. `free`: no invoice.",
+    description: "`pay-after`: the result carries a Lightning invoice. `pay-first`: the customer pays the most the job can cost before any work starts. `free`: no invoice.",
     json: { type: "string", enum: [...PAYMENT_MODES] },
+    scope: "application"
+  }),
+  "payment.invoiceExpirySeconds": setting({
+    schema: intBetween(60, 86_400),
+    default: 600,
+    description: "How long an invoice can be paid, in seconds. Unpaid after this, it counts as expired.",
+    json: { type: "integer", minimum: 60, maximum: 86400 },
     scope: "application"
   }),
   "wallet.backend": setting({
     schema: Schema.Literals(WALLET_BACKENDS),
     default: "spark",
-    description: "Wallet that issues the invoices. `spark`: a Spark wallet whose mnemonic is kept in the OS secret store.",
+    description: "Wallet that issues the invoices. `spark`: a Spark wallet whose mnemonic is kept in the OS secret store. `nwc`: any Nostr Wallet Connect (NIP-47) wallet, by its connection string.",
     json: { type: "string", enum: [...WALLET_BACKENDS] },
     scope: "application"
   }),

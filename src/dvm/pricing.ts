@@ -21,3 +21,17 @@ export const priceSats = (tokens: TokenCounts, pricing: Pricing): number => {
 }
 
 export const satsToMsats = (sats: number): number => sats * 1000
+
+/**
+ * An upper bound on the prompt's tokens before Ollama has counted them: byte-level tokenizers never
+ * produce more tokens than UTF-8 bytes, plus a margin for the model's template tokens.
+ */
+export const promptTokenBound = (prompt: string): number => new TextEncoder().encode(prompt).length + 32
+
+/** The most tokens a job may generate so its price stays within `budgetSats`; 0 when none fit. */
+export const maxTokensWithin = (budgetSats: number, promptTokens: number, pricing: Pricing): number => {
+  if (pricing.pricePer1kTokens <= 0) return Number.MAX_SAFE_INTEGER
+  if (budgetSats < pricing.minPriceSats) return 0
+  const totalTokens = Math.floor((budgetSats * 1000) / pricing.pricePer1kTokens + 1e-9)
+  return Math.max(0, totalTokens - promptTokens)
+}

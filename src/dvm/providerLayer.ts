@@ -8,15 +8,16 @@ import { Inference } from "./services/Inference"
 import { JobStore } from "./services/JobStore"
 import { Kind5050DVM } from "./services/Kind5050DVM"
 import { Nostr } from "./services/Nostr"
+import { Settlement } from "./services/Settlement"
 import type { Secrets } from "./services/Secrets"
 import type { Settings } from "./services/Settings"
-import { sparkWalletLayer } from "./services/SparkWallet"
 import type { Wallet } from "./services/Wallet"
+import { walletLayer } from "./services/walletLayer"
 
 export interface ProviderOptions {
   /** Where the job history lives; undefined keeps it in memory. */
   readonly dataDir: string | undefined
-  /** Replaces the Spark wallet (tests use a stand-in at this boundary). */
+  /** Replaces the wallet chosen by settings (tests use a stand-in at this boundary). */
   readonly wallet?: Layer.Layer<Wallet, never, Secrets | Settings>
 }
 
@@ -26,7 +27,10 @@ export const providerLayer = (options: ProviderOptions) => {
     Inference.layer,
     Identity.layer,
     JobStore.layer(options.dataDir),
-    options.wallet ?? sparkWalletLayer()
+    options.wallet ?? walletLayer()
   )
-  return Kind5050DVM.layer.pipe(Layer.provideMerge(services))
+  return Kind5050DVM.layer.pipe(
+    Layer.provideMerge(Settlement.layer),
+    Layer.provideMerge(services)
+  )
 }

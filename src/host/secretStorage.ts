@@ -5,7 +5,8 @@ import { type SecretName, Secrets } from "../dvm/services/Secrets"
 
 export const SECRET_KEYS: Record<SecretName, string> = {
   nostrSecretKey: "sellCompute.nostrSecretKey",
-  sparkMnemonic: "sellCompute.sparkMnemonic"
+  sparkMnemonic: "sellCompute.sparkMnemonic",
+  nwcUrl: "sellCompute.nwcUrl"
 }
 
 /** The storage's own error is replaced: it could echo what was being stored. */

@@ -2,7 +2,7 @@
  * A Wallet stand-in at the network boundary (no Spark network exists here): issues BOLT11-shaped
  * invoices, remembers them, and reports paid only for those a test marks paid.
  */
-import { Effect, Layer } from "effect"
+import { Effect, Layer, PubSub, Stream } from "effect"
 import { WalletError } from "../../src/dvm/errors"
 import { type InvoiceRequest, type IssuedInvoice, Wallet } from "../../src/dvm/services/Wallet"
 
@@ -12,10 +12,19 @@ export interface WalletStandIn {
   ready: boolean
   failInvoices: boolean
   readonly layer: Layer.Layer<Wallet>
+  /** Marks an invoice paid (by its bolt11) and tells the provider funds arrived, as Spark does. */
+  pay: (bolt11: string) => void
 }
 
 export const makeWalletStandIn = (): WalletStandIn => {
+  const incoming = Effect.runSync(PubSub.unbounded<void>())
   const self: WalletStandIn = {
+    pay: (bolt11) => {
+      const invoice = self.issued.find((i) => i.bolt11 === bolt11)
+      if (!invoice) throw new Error(`no such invoice ${bolt11}`)
+      self.paid.add(invoice.id)
+      PubSub.publishUnsafe(incoming, undefined)
+    },
     issued: [],
     paid: new Set(),
     ready: true,
@@ -39,7 +48,9 @@ export const makeWalletStandIn = (): WalletStandIn => {
             return Effect.succeed(invoice)
           }),
         invoiceStatus: (invoice) =>
-          Effect.sync(() => (self.paid.has(invoice.id) ? "paid" : Date.now() / 1000 > invoice.expiresAt ? "expired" : "unpaid"))
+          Effect.sync(() => (self.paid.has(invoice.id) ? "paid" : Date.now() / 1000 > invoice.expiresAt ? "expired" : "unpaid")),
+        incoming: Stream.fromPubSub(incoming),
+        reset: Effect.void
       }))
   }
   return self

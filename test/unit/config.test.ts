@@ -121,8 +121,8 @@ describe("config: decodeConfig", () => {
     assertRejectedNaming({ "textGeneration.temperature": 3 }, "sellCompute.textGeneration.temperature", /between 0 and 2.*got 3/)
   })
 
-  it("rejects payment.mode \"pay-first\", naming sellCompute.payment.mode", () => {
-    assertRejectedNaming({ "payment.mode": "pay-first" }, "sellCompute.payment.mode", /pay-first/)
+  it("rejects payment.mode \"pay-later\", naming sellCompute.payment.mode", () => {
+    assertRejectedNaming({ "payment.mode": "pay-later" }, "sellCompute.payment.mode", /pay-later/)
   })
 
   it("rejects an ollama.host that is not http(s), naming sellCompute.ollama.host", () => {

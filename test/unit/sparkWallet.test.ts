@@ -5,7 +5,8 @@ import { Effect, Layer, ManagedRuntime } from "effect"
 import { defaultConfig } from "../../src/dvm/config"
 import { Secrets } from "../../src/dvm/services/Secrets"
 import { Settings } from "../../src/dvm/services/Settings"
-import { SPARK_ACCOUNT_NUMBER, type SparkSdk, sparkWalletLayer, type SparkWalletLike } from "../../src/dvm/services/SparkWallet"
+import { SPARK_ACCOUNT_NUMBER, type SparkSdk, type SparkWalletLike } from "../../src/dvm/services/SparkWallet"
+import { walletLayer } from "../../src/dvm/services/walletLayer"
 import { Wallet } from "../../src/dvm/services/Wallet"
 
 const MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
@@ -14,6 +15,7 @@ const makeDouble = () => {
   const calls: Array<{ method: string; args: unknown }> = []
   let status = "INVOICE_CREATED"
   let cleanedUp = 0
+  let claimed: ((...args: Array<unknown>) => void) | undefined
   const wallet: SparkWalletLike = {
     createLightningInvoice: async (params) => {
       calls.push({ method: "createLightningInvoice", args: params })
@@ -24,6 +26,11 @@ const makeDouble = () => {
       return { status }
     },
     getBalance: async () => ({ balance: 1234n }),
+    getSparkAddress: async () => "sp1double",
+    on: (event, listener) => {
+      calls.push({ method: "on", args: event })
+      claimed = listener
+    },
     cleanup: async () => {
       cleanedUp++
     }
@@ -34,12 +41,12 @@ const makeDouble = () => {
       return { wallet }
     }
   }
-  return { sdk, calls, setStatus: (s: string) => (status = s), cleanedUp: () => cleanedUp }
+  return { sdk, calls, setStatus: (s: string) => (status = s), cleanedUp: () => cleanedUp, claim: () => claimed?.("transfer-1", 1234n) }
 }
 
 const runtimeWith = (sdk: SparkSdk, secrets: Record<string, string>, network: "MAINNET" | "REGTEST" = "MAINNET") =>
   ManagedRuntime.make(
-    sparkWalletLayer(async () => sdk).pipe(
+    walletLayer({ loadSparkSdk: async () => sdk }).pipe(
       Layer.provide(Layer.mergeAll(Settings.fixed({ ...defaultConfig, "spark.network": network }), Secrets.inMemory(secrets)))
     )
   )
@@ -51,7 +58,7 @@ describe("Spark wallet (SDK double)", () => {
     const status = await runtime.runPromise(Effect.gen(function*() {
       return yield* (yield* Wallet).status
     }))
-    assert.deepEqual(status, { backend: "spark", ready: true, balanceSats: 1234 })
+    assert.deepEqual(status, { backend: "spark", ready: true, balanceSats: 1234, address: "sp1double" })
     assert.deepEqual(double.calls[0], {
       method: "initialize",
       args: { mnemonicOrSeed: MNEMONIC, accountNumber: SPARK_ACCOUNT_NUMBER, options: { network: "REGTEST" } }
@@ -83,9 +90,11 @@ describe("Spark wallet (SDK double)", () => {
   it("is not ready, with a reason naming the fix, when no mnemonic is stored, and never loads the SDK", async () => {
     let loaded = false
     const runtime = ManagedRuntime.make(
-      sparkWalletLayer(async () => {
-        loaded = true
-        return makeDouble().sdk
+      walletLayer({
+        loadSparkSdk: async () => {
+          loaded = true
+          return makeDouble().sdk
+        }
       }).pipe(Layer.provide(Layer.mergeAll(Settings.fixed(defaultConfig), Secrets.inMemory())))
     )
     const status = await runtime.runPromise(Effect.gen(function*() {

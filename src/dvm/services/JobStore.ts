@@ -29,6 +29,8 @@ export interface JobRecord {
   readonly bolt11?: string
   readonly invoiceExpiresAt?: number
   readonly payment?: PaymentState
+  /** When the wallet confirmed payment (ms). */
+  readonly paidAt?: number
   readonly error?: string
 }
 
@@ -47,6 +49,8 @@ export class JobStore extends Context.Service<JobStore, {
   readonly recent: (limit: number) => Effect.Effect<ReadonlyArray<JobRecord>>
   /** Jobs a crash or stop cut off before they ended. */
   readonly unfinished: Effect.Effect<ReadonlyArray<JobRecord>>
+  /** Jobs whose invoice is still open: verification resumes on them after a restart. */
+  readonly unsettled: Effect.Effect<ReadonlyArray<JobRecord>>
   /** The newest request time seen, to subscribe from after a restart. */
   readonly latestRequestAt: Effect.Effect<number | undefined>
   readonly earnings: Effect.Effect<Earnings>
@@ -110,6 +114,7 @@ function makeJobStore(dataDir: string | undefined) {
       get: (id) => Effect.sync(() => jobs.get(id)),
       recent: (limit) => Effect.sync(() => all().sort((a, b) => b.receivedAt - a.receivedAt).slice(0, limit)),
       unfinished: Effect.sync(() => all().filter((j) => j.status === "received" || j.status === "processing")),
+      unsettled: Effect.sync(() => all().filter((j) => j.payment === "unpaid")),
       latestRequestAt: Effect.sync(() => {
         let latest: number | undefined
         for (const job of jobs.values()) if (latest === undefined || job.requestedAt > latest) latest = job.requestedAt
@@ -124,7 +129,7 @@ function makeJobStore(dataDir: string | undefined) {
           if (job.receivedAt >= today && job.status === "success") jobsToday++
           if (job.payment !== "paid") continue
           satsEarnedTotal += job.priceSats ?? 0
-          if (job.updatedAt >= today) satsEarnedToday += job.priceSats ?? 0
+          if ((job.paidAt ?? job.updatedAt) >= today) satsEarnedToday += job.priceSats ?? 0
         }
         return { jobsToday, satsEarnedToday, satsEarnedTotal }
       }),

@@ -20,16 +20,17 @@ import {
   resultEvent
 } from "../protocol/events"
 import { hexPubkey, type Keys } from "../protocol/identity"
-import { generationOptions, type JobRequest, parseJobRequest } from "../protocol/jobRequest"
+import { generationOptions, type GenerationOptions, type JobRequest, parseJobRequest } from "../protocol/jobRequest"
 import { type EventTemplate, type NostrEvent, nowSeconds, tagValues } from "../protocol/nostrEvent"
 import { signEvent } from "../protocol/signing"
-import { priceSats, satsToMsats } from "../pricing"
+import { maxTokensWithin, priceSats, type Pricing, promptTokenBound, satsToMsats } from "../pricing"
 import { Identity } from "./Identity"
 import { Inference, type InferenceStatus } from "./Inference"
 import { JobStore } from "./JobStore"
 import { Nostr } from "./Nostr"
 import { Settings } from "./Settings"
-import { INVOICE_EXPIRY_SECONDS, Wallet } from "./Wallet"
+import { Settlement } from "./Settlement"
+import { Wallet } from "./Wallet"
 
 export type DvmState = "offline" | "going-online" | "online" | "going-offline"
 
@@ -72,7 +73,46 @@ interface Online {
 /** A failure on the job path: `reason` goes to the customer and the log. */
 class JobFailure {
   readonly _tag = "JobFailure"
-  constructor(readonly reason: string) {}
+  /** `quoteMsats`: our price, sent with the error when the customer offered too little. */
+  constructor(readonly reason: string, readonly quoteMsats?: number) {}
+}
+
+const pricingOf = (config: Config): Pricing => ({
+  minPriceSats: config["pricing.minPriceSats"],
+  pricePer1kTokens: config["pricing.pricePer1kTokens"]
+})
+
+type Quote =
+  | { readonly maxTokens: number; readonly worstSats: number }
+  | { readonly refused: string; readonly priceMsats: number }
+
+/**
+ * The most a job can cost (prompt bound + max_tokens), with max_tokens lowered so the price fits
+ * the customer's bid. A bid below our minimum, or too small for even one token, is answered with
+ * our price.
+ */
+const quoteFor = (job: JobRequest, config: Config): Quote => {
+  const pricing = pricingOf(config)
+  const promptTokens = promptTokenBound(job.prompt)
+  let maxTokens = generationOptions(job.params, config).maxTokens
+  const worst = () => priceSats({ promptTokens, completionTokens: maxTokens }, pricing)
+  if (job.bidMsats === undefined || job.bidMsats >= satsToMsats(worst())) return { maxTokens, worstSats: worst() }
+  const bidSats = Math.floor(job.bidMsats / 1000)
+  if (bidSats < pricing.minPriceSats) {
+    return {
+      refused: `your bid of ${job.bidMsats} msats is below this provider's minimum price of ${satsToMsats(pricing.minPriceSats)} msats`,
+      priceMsats: satsToMsats(pricing.minPriceSats)
+    }
+  }
+  maxTokens = Math.min(maxTokens, maxTokensWithin(bidSats, promptTokens, pricing))
+  if (maxTokens < 1) {
+    const oneToken = priceSats({ promptTokens, completionTokens: 1 }, pricing)
+    return {
+      refused: `your bid of ${job.bidMsats} msats does not cover this prompt; it needs at least ${satsToMsats(oneToken)} msats`,
+      priceMsats: satsToMsats(oneToken)
+    }
+  }
+  return { maxTokens, worstSats: worst() }
 }
 
 function makeKind5050DVM() {
@@ -83,6 +123,7 @@ function makeKind5050DVM() {
     const inference = yield* Inference
     const wallet = yield* Wallet
     const store = yield* JobStore
+    const settlement = yield* Settlement
 
     const status = yield* SubscriptionRef.make<DvmStatus>({ state: "offline", activeJobs: 0 })
     const permits = yield* Semaphore.make(1)
@@ -133,56 +174,83 @@ function makeKind5050DVM() {
         return chosen
       })
 
-    /** Inference, price and invoice: everything a result needs. */
-    const produce = (job: JobRequest, config: Config) =>
+    /** The model's answer, stopped (and Ollama aborted) when it runs past the job timeout. */
+    const generate = (job: JobRequest, config: Config, options: GenerationOptions) =>
       Effect.gen(function*() {
         const model = yield* chooseModel(job, config)
         const timeoutSeconds = config["limits.jobTimeoutSeconds"]
         const generation = yield* permits.withPermit(
-          inference.generate({ model, prompt: job.prompt, options: generationOptions(job.params, config) }).pipe(
-            // On timeout the generation is interrupted, which aborts the request to Ollama.
-            Effect.timeout(`${timeoutSeconds} seconds`)
-          )
+          inference.generate({ model, prompt: job.prompt, options }).pipe(Effect.timeout(`${timeoutSeconds} seconds`))
         ).pipe(Effect.mapError((e) =>
           new JobFailure(Cause.isTimeoutError(e) ? `the job ran longer than ${timeoutSeconds} s and was stopped` : e.message)
         ))
-        const price = config["payment.mode"] === "free" ? 0 : priceSats(generation, {
-          minPriceSats: config["pricing.minPriceSats"],
-          pricePer1kTokens: config["pricing.pricePer1kTokens"]
-        })
         yield* store.record({
           id: job.id,
           model,
           promptTokens: generation.promptTokens,
-          completionTokens: generation.completionTokens,
-          priceSats: price,
-          ...(price === 0 ? { payment: "free" as const } : {})
+          completionTokens: generation.completionTokens
         })
-        if (price === 0) return { model, generation, price, invoice: { amountMsats: 0 } as Invoice }
+        return generation
+      })
+
+    const issueInvoice = (job: JobRequest, config: Config, amountSats: number, what: string) =>
+      Effect.gen(function*() {
         const issued = yield* wallet.createInvoice({
-          amountSats: price,
-          memo: `Sell Compute job ${job.id.slice(0, 12)} (${generation.promptTokens + generation.completionTokens} tokens)`,
-          expirySeconds: INVOICE_EXPIRY_SECONDS
+          amountSats,
+          memo: `Sell Compute job ${job.id.slice(0, 12)} (${what})`,
+          expirySeconds: config["payment.invoiceExpirySeconds"]
         }).pipe(Effect.mapError((e: WalletError) => new JobFailure(`could not create an invoice: ${e.message}`)))
         yield* store.record({
           id: job.id,
+          priceSats: amountSats,
           invoiceId: issued.id,
           bolt11: issued.bolt11,
           invoiceExpiresAt: issued.expiresAt,
           payment: "unpaid"
         })
-        return { model, generation, price, invoice: { amountMsats: satsToMsats(price), bolt11: issued.bolt11 } as Invoice }
+        return issued
       })
 
     const runJob = (keys: Keys, job: JobRequest) =>
       Effect.gen(function*() {
         const config = yield* settings.current
+        const mode = config["payment.mode"]
+        const quote = mode === "free" ? undefined : quoteFor(job, config)
+        if (quote && "refused" in quote) return yield* Effect.fail(new JobFailure(quote.refused, quote.priceMsats))
+        const options = { ...generationOptions(job.params, config), ...(quote ? { maxTokens: quote.maxTokens } : {}) }
+
+        let prepaidSats: number | undefined
+        if (mode === "pay-first" && quote) {
+          const issued = yield* issueInvoice(job, config, quote.worstSats, "prepaid")
+          yield* sendFeedback(keys, job, "payment-required", {
+            invoice: { amountMsats: satsToMsats(quote.worstSats), bolt11: issued.bolt11 },
+            extra: `pay ${quote.worstSats} sats to start this job`
+          })
+          const outcome = yield* settlement.awaitOutcome(job.id, issued)
+          if (outcome === "expired") return yield* Effect.fail(new JobFailure("the invoice expired unpaid; no work was done"))
+          prepaidSats = quote.worstSats
+        }
+
         yield* store.record({ id: job.id, status: "processing" })
         // Sent while the model works; awaited before anything else goes out, so it always comes first.
         const processing = yield* Effect.forkChild(sendFeedback(keys, job, "processing"))
-        const { model, generation, price, invoice } = yield* produce(job, config).pipe(
-          Effect.ensuring(Fiber.await(processing))
-        )
+        const { generation, price, invoice } = yield* Effect.gen(function*() {
+          const generation = yield* generate(job, config, options)
+          if (mode === "free") {
+            yield* store.record({ id: job.id, priceSats: 0, payment: "free" })
+            return { generation, price: 0, invoice: { amountMsats: 0 } as Invoice }
+          }
+          if (prepaidSats !== undefined) {
+            return { generation, price: prepaidSats, invoice: { amountMsats: satsToMsats(prepaidSats) } as Invoice }
+          }
+          const measured = priceSats(generation, pricingOf(config))
+          // Never above the customer's bid; max_tokens was capped so this only trims rounding.
+          const price = job.bidMsats === undefined ? measured : Math.min(measured, Math.floor(job.bidMsats / 1000))
+          const issued = yield* issueInvoice(job, config, price, `${generation.promptTokens + generation.completionTokens} tokens`)
+          yield* settlement.watch(job.id, issued)
+          return { generation, price, invoice: { amountMsats: satsToMsats(price), bolt11: issued.bolt11 } as Invoice }
+        }).pipe(Effect.ensuring(Fiber.await(processing)))
+
         const content = job.encryption ? encryptFor(job.encryption, keys.secretKey, job.customer, generation.text) : generation.text
         yield* sign(keys, resultEvent(job, content, invoice, config.relays[0])).pipe(
           Effect.flatMap((result) =>
@@ -195,14 +263,14 @@ function makeKind5050DVM() {
         yield* store.record({ id: job.id, status: "success" })
         yield* sendFeedback(keys, job, "success", invoice.bolt11 ? { invoice } : {})
         yield* Effect.logInfo(
-          `Job ${job.id.slice(0, 8)} done: ${model}, ${generation.promptTokens}+${generation.completionTokens} tokens, ${price} sats`
+          `Job ${job.id.slice(0, 8)} done: ${generation.model}, ${generation.promptTokens}+${generation.completionTokens} tokens, ${price} sats`
         )
       })
 
-    const failJob = (keys: Keys, request: RequestRef, reason: string) =>
+    const failJob = (keys: Keys, request: RequestRef, reason: string, quoteMsats?: number) =>
       Effect.gen(function*() {
         yield* store.record({ id: request.id, status: "error", error: reason })
-        yield* sendFeedback(keys, request, "error", { extra: reason })
+        yield* sendFeedback(keys, request, "error", { extra: reason, ...(quoteMsats !== undefined ? { invoice: { amountMsats: quoteMsats } } : {}) })
         yield* Effect.logWarning(`Job ${request.id.slice(0, 8)} failed: ${reason}`)
       })
 
@@ -260,8 +328,8 @@ function makeKind5050DVM() {
           Effect.catchCause((cause) => {
             if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
             const failure = Cause.squash(cause)
-            const reason = failure instanceof JobFailure ? failure.reason : `internal error: ${String(failure).slice(0, 200)}`
-            return failJob(keys, request, reason)
+            if (failure instanceof JobFailure) return failJob(keys, request, failure.reason, failure.quoteMsats)
+            return failJob(keys, request, `internal error: ${String(failure).slice(0, 200)}`)
           }),
           Effect.onInterrupt(() => interrupted(keys, request)),
           Effect.ensuring(Effect.andThen(
@@ -353,6 +421,7 @@ function makeKind5050DVM() {
       )
       yield* followSettings(state).pipe(Effect.forkIn(scope))
       yield* announce(state)
+      yield* settlement.resume
       // Jobs a crash cut off (the history says they started but never ended) get an answer now.
       for (const job of yield* store.unfinished) {
         yield* failJob(keys, { id: job.id, customer: job.customer }, "the provider stopped before finishing this job; please send it again")

@@ -3,11 +3,11 @@
  * is created from the mnemonic in Secrets with the network from settings and an explicit account
  * number (the SDK's default differs by network, so a restore would otherwise yield another wallet).
  */
-import { Effect, Layer } from "effect"
+import { Effect, PubSub, Stream } from "effect"
 import { WalletError } from "../errors"
 import { Secrets } from "./Secrets"
 import { Settings } from "./Settings"
-import { type InvoiceStatus, type IssuedInvoice, Wallet, type WalletStatus } from "./Wallet"
+import { type InvoiceStatus, type IssuedInvoice, unpaidOrExpired, Wallet, type WalletStatus } from "./Wallet"
 
 /** The part of the Spark SDK we use; tests inject a double of exactly this. */
 export interface SparkWalletLike {
@@ -17,6 +17,8 @@ export interface SparkWalletLike {
   }>
   getLightningReceiveRequest(id: string): Promise<{ status: string } | null>
   getBalance(): Promise<{ balance: bigint }>
+  getSparkAddress(): Promise<string>
+  on(event: "transfer:claimed", listener: (...args: Array<unknown>) => void): unknown
   cleanup(): Promise<void>
 }
 
@@ -38,13 +40,13 @@ const loadSparkSdk = async (): Promise<SparkSdk> => {
 
 const reasonOf = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause)).slice(0, 300)
 
-export const sparkWalletLayer = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk) =>
-  Layer.effect(
-    Wallet,
+/** The Spark implementation of Wallet; `loadSdk` is replaced by a double in tests. */
+export const makeSparkWallet = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk) =>
     Effect.gen(function*() {
       const secrets = yield* Secrets
       const settings = yield* Settings
       let wallet: Promise<SparkWalletLike> | undefined
+      const incoming = yield* PubSub.unbounded<void>()
 
       const connect = Effect.gen(function*() {
         const mnemonic = yield* secrets.get("sparkMnemonic")
@@ -54,7 +56,10 @@ export const sparkWalletLayer = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk
         const network = (yield* settings.current)["spark.network"]
         wallet ??= loadSdk().then((sdk) =>
           sdk.initialize({ mnemonicOrSeed: mnemonic, accountNumber: SPARK_ACCOUNT_NUMBER, options: { network } })
-        ).then((r) => r.wallet)
+        ).then((r) => {
+          r.wallet.on("transfer:claimed", () => PubSub.publishUnsafe(incoming, undefined))
+          return r.wallet
+        })
         return yield* Effect.tryPromise({
           try: () => wallet as Promise<SparkWalletLike>,
           catch: (cause) => {
@@ -65,8 +70,12 @@ export const sparkWalletLayer = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk
       })
 
       const status = connect.pipe(
-        Effect.flatMap((w) => Effect.tryPromise({ try: () => w.getBalance(), catch: (cause) => new WalletError({ message: reasonOf(cause) }) })),
-        Effect.map((b): WalletStatus => ({ backend: "spark", ready: true, balanceSats: Number(b.balance) })),
+        Effect.flatMap((w) =>
+          Effect.tryPromise({
+            try: () => Promise.all([w.getBalance(), w.getSparkAddress()]),
+            catch: (cause) => new WalletError({ message: reasonOf(cause) })
+          })),
+        Effect.map(([b, address]): WalletStatus => ({ backend: "spark", ready: true, balanceSats: Number(b.balance), address })),
         Effect.catch((e) => Effect.succeed<WalletStatus>({ backend: "spark", ready: false, error: e.message }))
       )
 
@@ -94,16 +103,15 @@ export const sparkWalletLayer = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk
           })
           if (request?.status === "TRANSFER_COMPLETED") return "paid" as InvoiceStatus
           // Spark has no EXPIRED status: compare the expiry ourselves.
-          return (Date.now() / 1000 > invoice.expiresAt ? "expired" : "unpaid") as InvoiceStatus
+          return unpaidOrExpired(invoice)
         })
 
-      yield* Effect.addFinalizer(() =>
-        Effect.promise(async () => {
-          const pending = wallet
-          wallet = undefined
-          if (pending) await pending.then((w) => w.cleanup()).catch(() => undefined)
-        }))
+      const reset = Effect.promise(async () => {
+        const pending = wallet
+        wallet = undefined
+        if (pending) await pending.then((w) => w.cleanup()).catch(() => undefined)
+      })
+      yield* Effect.addFinalizer(() => reset)
 
-      return Wallet.of({ status, createInvoice, invoiceStatus })
+      return Wallet.of({ status, createInvoice, invoiceStatus, incoming: Stream.fromPubSub(incoming), reset })
     })
-  )
