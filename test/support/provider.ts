@@ -10,8 +10,9 @@ import { providerLayer } from "../../src/dvm/providerLayer"
 import { useWasmSignatures } from "../../src/dvm/protocol/signing"
 import { type JobRecord, JobStore } from "../../src/dvm/services/JobStore"
 import { Kind5050DVM } from "../../src/dvm/services/Kind5050DVM"
-import { Secrets } from "../../src/dvm/services/Secrets"
+import { type SecretName, Secrets } from "../../src/dvm/services/Secrets"
 import { Settings } from "../../src/dvm/services/Settings"
+import { Settlement } from "../../src/dvm/services/Settlement"
 import { makeWalletStandIn, type WalletStandIn } from "./walletStandIn"
 
 export interface TestProvider {
@@ -19,7 +20,7 @@ export interface TestProvider {
   readonly secretKeyHex: string
   readonly wallet: WalletStandIn
   readonly logs: Array<string>
-  readonly run: <A, E>(effect: Effect.Effect<A, E, Kind5050DVM | JobStore>) => Promise<A>
+  readonly run: <A, E>(effect: Effect.Effect<A, E, Kind5050DVM | JobStore | Settlement>) => Promise<A>
   readonly jobRecord: (id: string) => Promise<JobRecord | undefined>
   readonly goOnline: () => Promise<void>
   readonly goOffline: () => Promise<void>
@@ -27,10 +28,15 @@ export interface TestProvider {
   readonly dispose: () => Promise<void>
 }
 
-export const startProvider = async (
-  config: Partial<Config>,
-  options: { readonly dataDir?: string; readonly secretKeyHex?: string } = {}
-): Promise<TestProvider> => {
+export interface ProviderOptions {
+  readonly dataDir?: string
+  readonly secretKeyHex?: string
+  /** Use the production wallet layer (Spark/NWC by setting) instead of the stand-in. */
+  readonly realWallet?: boolean
+  readonly secrets?: Partial<Record<SecretName, string>>
+}
+
+export const startProvider = async (config: Partial<Config>, options: ProviderOptions = {}): Promise<TestProvider> => {
   await useWasmSignatures() // as the hosts do
   const secretKeyHex = options.secretKeyHex ?? bytesToHex(generateSecretKey())
   const pubkey = getPublicKey(Uint8Array.from(Buffer.from(secretKeyHex, "hex")))
@@ -40,12 +46,12 @@ export const startProvider = async (
   const logger = Logger.make(({ logLevel, message }) => {
     logs.push(`${logLevel} ${(Array.isArray(message) ? message : [message]).map(String).join(" ")}`)
   })
-  const layer = providerLayer({ dataDir: options.dataDir, wallet: wallet.layer }).pipe(
-    Layer.provide(Layer.mergeAll(Settings.fromRef(configRef), Secrets.inMemory({ nostrSecretKey: secretKeyHex }))),
+  const layer = providerLayer({ dataDir: options.dataDir, ...(options.realWallet ? {} : { wallet: wallet.layer }) }).pipe(
+    Layer.provide(Layer.mergeAll(Settings.fromRef(configRef), Secrets.inMemory({ ...options.secrets, nostrSecretKey: secretKeyHex }))),
     Layer.provideMerge(Logger.layer([logger]))
   )
   const runtime = ManagedRuntime.make(layer)
-  const run = <A, E>(effect: Effect.Effect<A, E, Kind5050DVM | JobStore>) => runtime.runPromise(effect)
+  const run = <A, E>(effect: Effect.Effect<A, E, Kind5050DVM | JobStore | Settlement>) => runtime.runPromise(effect)
   return {
     pubkey,
     secretKeyHex,

@@ -1,0 +1,210 @@
+// Payments that settle, end to end: the provider's real NWC wallet client talks NIP-47 to a
+// wallet-service stand-in over a real relay; customers are real NIP-90 clients on the same relay.
+import assert from "node:assert/strict"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Effect } from "effect"
+import type { Event } from "nostr-tools/pure"
+import type { Config } from "../../src/dvm/config"
+import { JobStore } from "../../src/dvm/services/JobStore"
+import { decodeInvoiceAmountMsats } from "../support/bolt11"
+import { Customer, statusOf, tag } from "../support/customer"
+import { type NwcWalletService, startNwcWalletService } from "../support/nwcWalletService"
+import { startOllamaStandIn, type OllamaStandIn, waitFor } from "../support/ollama-server"
+import { startProvider, type TestProvider } from "../support/provider"
+import { type RelayProcess, startRelay } from "../support/relay"
+
+describe("payments over Nostr Wallet Connect", function() {
+  this.timeout(60_000)
+  let relay: RelayProcess
+  let ollama: OllamaStandIn
+  let nwc: NwcWalletService
+  let provider: TestProvider | undefined
+  let customer: Customer
+  let dataDir: string
+
+  const config = (patch: Partial<Config> = {}): Partial<Config> => ({
+    relays: [relay.url],
+    "ollama.host": ollama.url,
+    "wallet.backend": "nwc",
+    "pricing.minPriceSats": 2,
+    // 1 sat per token: the price equals the tokens Ollama counted.
+    "pricing.pricePer1kTokens": 1000,
+    "textGeneration.maxTokens": 50,
+    "limits.jobsPerMinutePerCustomer": 1000,
+    ...patch
+  })
+
+  const online = async (patch: Partial<Config> = {}, secretKeyHex?: string) => {
+    provider = await startProvider(config(patch), {
+      realWallet: true,
+      secrets: { nwcUrl: nwc.connectionString },
+      dataDir,
+      ...(secretKeyHex ? { secretKeyHex } : {})
+    })
+    await provider.goOnline()
+    return provider
+  }
+
+  const eventually = async (check: () => Promise<boolean>, what: string) => {
+    const deadline = Date.now() + 10_000
+    while (!(await check())) {
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+
+  /** Jobs are addressed to the provider under test, so one left by an earlier test is not its business. */
+  const jobFor = (prompt: string, tags: Array<Array<string>> = []) =>
+    customer.publish(customer.buildJob({ prompt, tags: [["p", (provider as TestProvider).pubkey], ...tags] }))
+
+  const settled = (id: string) => customer.repliesFor(id).feedback.some((f) => ["success", "error"].includes(statusOf(f) ?? ""))
+
+  before(async () => {
+    ;[relay, ollama] = await Promise.all([startRelay(), startOllamaStandIn({ models: ["llama3.2:1b"] })])
+    nwc = await startNwcWalletService({ relayUrl: relay.url, encryption: "nip44_v2" })
+    customer = new Customer([relay.url])
+    await customer.listen()
+  })
+  after(async () => {
+    customer?.close()
+    await nwc?.close()
+    await Promise.all([relay?.stop(), ollama?.close()])
+  })
+  beforeEach(() => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sell-compute-pay-"))
+    ollama.reset()
+    ollama.responder = () => "one two three four five six"
+  })
+  afterEach(async () => {
+    await provider?.dispose()
+    provider = undefined
+    fs.rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  it("pay-after: the result carries an invoice for the price, counted as earned only once the wallet settles", async () => {
+    const p = await online({ "payment.mode": "pay-after" })
+    const job = await jobFor("three word prompt")
+    await waitFor(() => settled(job.id), 15_000, "result")
+    const result = customer.repliesFor(job.id).results[0] as Event
+    const [, msats, bolt11] = tag(result, "amount") ?? []
+    const tokens = 3 + 6
+    assert.equal(msats, String(tokens * 1000))
+    assert.equal(decodeInvoiceAmountMsats(bolt11 as string), tokens * 1000, "the invoice's own amount is the price")
+    assert.deepEqual(nwc.requests.filter((r) => r.method === "make_invoice").map((r) => r.encryption), ["nip44_v2"])
+
+    const earnings = () => p.run(Effect.gen(function*() {
+      return yield* (yield* JobStore).earnings
+    }))
+    assert.equal((await p.jobRecord(job.id))?.payment, "unpaid")
+    assert.equal((await earnings()).satsEarnedTotal, 0, "an unpaid invoice is not earnings")
+    nwc.settle(bolt11 as string)
+    await eventually(async () => (await p.jobRecord(job.id))?.payment === "paid", "marked paid")
+    assert.equal((await earnings()).satsEarnedTotal, tokens)
+    assert.ok(nwc.requests.some((r) => r.method === "lookup_invoice"), "verified with lookup_invoice")
+  })
+
+  it("pay-first: payment-required for the most the job can cost, no inference before payment, then the result", async () => {
+    const p = await online({ "payment.mode": "pay-first" })
+    const prompt = "pay me first"
+    const job = await jobFor(prompt)
+    await waitFor(() => customer.repliesFor(job.id).feedback.some((f) => statusOf(f) === "payment-required"), 15_000, "payment-required")
+    const required = customer.repliesFor(job.id).feedback.find((f) => statusOf(f) === "payment-required") as Event
+    const [, msats, bolt11] = tag(required, "amount") ?? []
+    const worstTokens = Buffer.byteLength(prompt) + 32 + 50 // prompt bound + maxTokens
+    assert.equal(msats, String(worstTokens * 1000))
+    assert.equal(decodeInvoiceAmountMsats(bolt11 as string), worstTokens * 1000)
+    await new Promise((r) => setTimeout(r, 500))
+    assert.equal(ollama.requests.length, 0, "no inference before payment")
+
+    nwc.settle(bolt11 as string)
+    await waitFor(() => settled(job.id), 15_000, "result after payment")
+    const replies = customer.repliesFor(job.id)
+    assert.deepEqual(replies.feedback.map(statusOf), ["payment-required", "processing", "success"])
+    assert.deepEqual(tag(replies.results[0] as Event, "amount"), ["amount", String(worstTokens * 1000)])
+    assert.equal(ollama.requests.length, 1)
+    assert.equal((await p.jobRecord(job.id))?.payment, "paid")
+  })
+
+  it("pay-first: an invoice left unpaid until it expires ends in error feedback, and no work is done", async () => {
+    await online({ "payment.mode": "pay-first" })
+    const job = await jobFor("never paid")
+    await waitFor(() => customer.repliesFor(job.id).feedback.some((f) => statusOf(f) === "payment-required"), 15_000, "payment-required")
+    const bolt11 = tag(customer.repliesFor(job.id).feedback[0] as Event, "amount")?.[2] as string
+    const record = [...nwc.invoices.values()].find((i) => i.invoice === bolt11)
+    assert.ok(record)
+    record.expiresAt = Math.floor(Date.now() / 1000) - 1 // the wallet now reports it expired
+    await waitFor(() => settled(job.id), 15_000, "expiry error")
+    const error = customer.repliesFor(job.id).feedback.find((f) => statusOf(f) === "error") as Event
+    assert.match(tag(error, "status")?.[2] ?? "", /expired unpaid; no work was done/)
+    assert.equal(ollama.requests.length, 0)
+    assert.equal(customer.repliesFor(job.id).results.length, 0)
+  })
+
+  it("a bid below the minimum price is answered with our price", async () => {
+    await online({ "payment.mode": "pay-after" })
+    const job = await jobFor("cheap", [["bid", "1000"]])
+    await waitFor(() => settled(job.id), 15_000, "answer")
+    const error = customer.repliesFor(job.id).feedback.find((f) => statusOf(f) === "error") as Event
+    assert.match(tag(error, "status")?.[2] ?? "", /bid of 1000 msats is below this provider's minimum price of 2000 msats/)
+    assert.deepEqual(tag(error, "amount"), ["amount", "2000"])
+    assert.equal(ollama.requests.length, 0)
+  })
+
+  it("a bid between the minimum and the worst case caps max_tokens so the price never exceeds it", async () => {
+    await online({ "payment.mode": "pay-after" })
+    ollama.responder = () => Array.from({ length: 100 }, (_, i) => `w${i}`).join(" ")
+    const prompt = "bid test"
+    const bidSats = Buffer.byteLength(prompt) + 32 + 10 // room for 10 generated tokens
+    const job = await jobFor(prompt, [["bid", String(bidSats * 1000)]])
+    await waitFor(() => settled(job.id), 15_000, "result")
+    assert.equal(ollama.requests[0]?.options.num_predict, 10)
+    const amount = Number(tag(customer.repliesFor(job.id).results[0] as Event, "amount")?.[1])
+    assert.ok(amount <= bidSats * 1000, `${amount} msats is within the bid of ${bidSats * 1000}`)
+    assert.equal(amount, (2 + 10) * 1000, "priced from Ollama's real counts: 2 prompt + 10 generated tokens")
+  })
+
+  it("an invoice outstanding across a restart is still verified, and counted once", async () => {
+    const first = await online({ "payment.mode": "pay-after" })
+    const keyHex = first.secretKeyHex
+    const job = await jobFor("restart me")
+    await waitFor(() => settled(job.id), 15_000, "result")
+    const bolt11 = tag(customer.repliesFor(job.id).results[0] as Event, "amount")?.[2] as string
+    await first.dispose()
+    provider = undefined
+    nwc.settle(bolt11) // paid while the provider was down
+
+    const second = await online({ "payment.mode": "pay-after" }, keyHex)
+    await eventually(async () => (await second.jobRecord(job.id))?.payment === "paid", "verified after restart")
+    const earnings = await second.run(Effect.gen(function*() {
+      return yield* (yield* JobStore).earnings
+    }))
+    assert.equal(earnings.satsEarnedTotal, 2 + 6)
+    const lines = fs.readFileSync(path.join(dataDir, "jobs.jsonl"), "utf8").split("\n").filter((l) => l.includes('"payment":"paid"'))
+    assert.equal(lines.length, 1, "paid recorded once")
+  })
+
+  it("talks NIP-04 to a wallet that announces only NIP-04", async () => {
+    const legacy = await startNwcWalletService({ relayUrl: relay.url, encryption: "nip04" })
+    try {
+      provider = await startProvider(config({ "payment.mode": "pay-after" }), { realWallet: true, secrets: { nwcUrl: legacy.connectionString }, dataDir })
+      await provider.goOnline()
+      const job = await jobFor("old wallet")
+      await waitFor(() => settled(job.id), 15_000, "result")
+      assert.ok(tag(customer.repliesFor(job.id).results[0] as Event, "amount")?.[2])
+      assert.deepEqual(legacy.requests.filter((r) => r.method === "make_invoice").map((r) => r.encryption), ["nip04"])
+    } finally {
+      await legacy.close()
+    }
+  })
+
+  it("refuses to go online in a paid mode when the wallet is not reachable, with the reason", async () => {
+    provider = await startProvider(config({ "payment.mode": "pay-after" }), {
+      realWallet: true,
+      secrets: { nwcUrl: "nostr+walletconnect://" + "ab".repeat(32) + "?relay=ws://127.0.0.1:9&secret=" + "cd".repeat(32) },
+      dataDir
+    })
+    await assert.rejects(provider.goOnline(), /Cannot go online: the wallet is not ready: NWC wallet unreachable/)
+  })
+})
