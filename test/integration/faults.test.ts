@@ -114,9 +114,11 @@ describe("fault suite", function() {
       const publishing = (async () => {
         for (let i = 0; i < flood.length; i += 100) await Promise.all(flood.slice(i, i + 100).map((job) => flooder.publish(job)))
       })()
+      // A normal customer: one job at a time, the next once the last is answered.
       for (let i = 0; i < 3; i++) {
-        normalJobs.push(await normal.publish(normal.buildJob({ prompt: `normal ${i}` })))
-        await new Promise((r) => setTimeout(r, 200))
+        const job = await normal.publish(normal.buildJob({ prompt: `normal ${i}` }))
+        normalJobs.push(job)
+        await waitFor(() => settled(normal, job.id), 30_000, `normal job ${i}`)
       }
       await publishing
       const all = [...flood.map((job) => ({ customer: flooder, id: job.id })), ...normalJobs.map((job) => ({ customer: normal, id: job.id }))]
