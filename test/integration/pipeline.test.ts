@@ -71,6 +71,15 @@ describe("job pipeline against a real relay and an Ollama API", function() {
     assert.equal(profile.pricing.pricePer1kTokens, 1000)
   })
 
+  it("beats a kind 11998 heartbeat pointing at its announcement, expiring in 15 minutes", async () => {
+    const beats = await customer.pool.querySync([relayA.url], { kinds: [11998], authors: [provider.pubkey] })
+    assert.ok(beats.length >= 1)
+    const beat = beats[0] as Event
+    assert.deepEqual(tag(beat, "a"), ["a", `31990:${provider.pubkey}:${HANDLER_D_TAG}`])
+    const expiration = Number(tag(beat, "expiration")?.[1])
+    assert.equal(expiration - beat.created_at, 900)
+  })
+
   it("serves a plain job: processing, a 6050 result with every tag, then success", async () => {
     ollama.responder = () => "the sky is blue because of Rayleigh scattering"
     const job = customer.buildJob({

@@ -8,6 +8,11 @@ import { type EventTemplate, type NostrEvent, nowSeconds } from "./nostrEvent"
 
 export const FEEDBACK_KIND = 7000
 export const HANDLER_INFO_KIND = 31990
+/** Liveness beat (draft NIP-89 extension, nostr-protocol/nips PR #2465, read by Amethyst). */
+export const HEARTBEAT_KIND = 11998
+export const HEARTBEAT_INTERVAL_S = 300
+/** Clients treat a provider as alive while its last beat is at most this old. */
+export const HEARTBEAT_TTL_S = 900
 export const DELETION_KIND = 5
 export const resultKindFor = (requestKind: number) => requestKind + 1000
 
@@ -111,3 +116,14 @@ export const handlerDeletionEvent = (pubkey: string, announcementId?: string): E
   ],
   content: "Provider going offline"
 })
+
+/** "Still online": points at our announcement and expires when clients would stop trusting it. */
+export const heartbeatEvent = (pubkey: string, activeJobs: number): EventTemplate => {
+  const now = nowSeconds()
+  return {
+    kind: HEARTBEAT_KIND,
+    created_at: now,
+    tags: [["d", HANDLER_D_TAG], ["a", handlerAddress(pubkey)], ["expiration", String(now + HEARTBEAT_TTL_S)]],
+    content: JSON.stringify({ status: "online", activeJobs })
+  }
+}

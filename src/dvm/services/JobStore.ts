@@ -51,8 +51,6 @@ export class JobStore extends Context.Service<JobStore, {
   readonly unfinished: Effect.Effect<ReadonlyArray<JobRecord>>
   /** Jobs whose invoice is still open: verification resumes on them after a restart. */
   readonly unsettled: Effect.Effect<ReadonlyArray<JobRecord>>
-  /** The newest request time seen, to subscribe from after a restart. */
-  readonly latestRequestAt: Effect.Effect<number | undefined>
   readonly earnings: Effect.Effect<Earnings>
   readonly changes: Stream.Stream<JobRecord>
 }>()("sellCompute/JobStore") {
@@ -115,11 +113,6 @@ function makeJobStore(dataDir: string | undefined) {
       recent: (limit) => Effect.sync(() => all().sort((a, b) => b.receivedAt - a.receivedAt).slice(0, limit)),
       unfinished: Effect.sync(() => all().filter((j) => j.status === "received" || j.status === "processing")),
       unsettled: Effect.sync(() => all().filter((j) => j.payment === "unpaid")),
-      latestRequestAt: Effect.sync(() => {
-        let latest: number | undefined
-        for (const job of jobs.values()) if (latest === undefined || job.requestedAt > latest) latest = job.requestedAt
-        return latest
-      }),
       earnings: Effect.sync(() => {
         const today = startOfToday()
         let jobsToday = 0

@@ -14,6 +14,8 @@ import {
   type FeedbackStatus,
   handlerDeletionEvent,
   handlerInfoEvent,
+  heartbeatEvent,
+  HEARTBEAT_INTERVAL_S,
   type Invoice,
   refOf,
   type RequestRef,
@@ -420,6 +422,10 @@ function makeKind5050DVM() {
         Effect.forkIn(scope)
       )
       yield* followSettings(state).pipe(Effect.forkIn(scope))
+      yield* Effect.gen(function*() {
+        const { activeJobs } = yield* SubscriptionRef.get(status)
+        yield* publishLogged(keys, heartbeatEvent(keys.pubkey, activeJobs), "heartbeat").pipe(Effect.ignore)
+      }).pipe(Effect.repeat(Schedule.spaced(`${HEARTBEAT_INTERVAL_S} seconds`)), Effect.forkIn(scope))
       yield* announce(state)
       yield* settlement.resume
       // Jobs a crash cut off (the history says they started but never ended) get an answer now.
