@@ -5,7 +5,8 @@
  */
 import { Cause, Effect, Exit, type ManagedRuntime, SubscriptionRef } from "effect"
 import * as vscode from "vscode"
-import { qualifiedId, SETTINGS_SECTION, settingIds } from "../dvm/config"
+import { qualifiedId, SETTINGS_SECTION, settingIds, type WALLET_BACKENDS } from "../dvm/config"
+import { newMnemonic, parseMnemonic } from "../dvm/mnemonic"
 import { parseSecretKey } from "../dvm/protocol/identity"
 import { useWasmSignatures } from "../dvm/protocol/signing"
 import { Identity } from "../dvm/services/Identity"
@@ -13,11 +14,14 @@ import type { Inference } from "../dvm/services/Inference"
 import type { JobStore } from "../dvm/services/JobStore"
 import { Kind5050DVM } from "../dvm/services/Kind5050DVM"
 import type { Nostr } from "../dvm/services/Nostr"
-import { Secrets } from "../dvm/services/Secrets"
+import { type SecretName, Secrets } from "../dvm/services/Secrets"
 import type { Settings } from "../dvm/services/Settings"
-import type { Wallet } from "../dvm/services/Wallet"
+import { Wallet } from "../dvm/services/Wallet"
 import { EXTENSION_ID } from "./present"
 import { checkProvider, type ProviderModel } from "./ProviderModel"
+import { nwcUrlProblem } from "./walletInput"
+
+type WalletBackend = (typeof WALLET_BACKENDS)[number]
 
 export type ProviderServices = Kind5050DVM | Identity | Inference | Wallet | JobStore | Nostr | Settings | Secrets
 export type ProviderRuntime = ManagedRuntime.ManagedRuntime<ProviderServices, unknown>
@@ -31,15 +35,6 @@ export const reasonOf = (cause: Cause.Cause<unknown>): string => {
   const failure = Cause.squash(cause)
   const message = typeof failure === "object" && failure !== null && "message" in failure ? String(failure.message) : String(failure)
   return message || "unknown error"
-}
-
-/** A BIP-39 recovery phrase: 12 to 24 lowercase words. Checked loosely; the wallet checks the rest. */
-const mnemonicProblem = (text: string): string | undefined => {
-  const words = text.trim().split(/\s+/).filter((w) => w !== "")
-  if (words.length === 0) return undefined
-  if (![12, 15, 18, 21, 24].includes(words.length)) return `a recovery phrase has 12 or 24 words (this has ${words.length})`
-  if (!words.every((w) => /^[a-z]+$/.test(w))) return "a recovery phrase is lowercase words separated by spaces"
-  return undefined
 }
 
 export class ProviderActions {
@@ -182,24 +177,106 @@ export class ProviderActions {
     vscode.window.setStatusBarMessage(`$(check) Copied ${npub.slice(0, 12)}… to the clipboard`, 4000)
   }
 
+  /** Spark (a new wallet, or an existing one by its recovery phrase) or an NWC wallet. */
   async setUpWallet(): Promise<void> {
+    type Choice = vscode.QuickPickItem & { readonly run: () => Promise<void> }
+    const items: Array<Choice> = [
+      {
+        label: "$(add) Create a new Spark wallet",
+        detail: "A new recovery phrase is made on this machine and kept in VS Code's secret storage.",
+        run: () => this.#createSparkWallet()
+      },
+      {
+        label: "$(key) Use an existing Spark wallet",
+        detail: "Enter the wallet's recovery phrase (12 or 24 words).",
+        run: () => this.#restoreSparkWallet()
+      },
+      {
+        label: "$(plug) Connect a Nostr Wallet Connect (NWC) wallet",
+        detail: "Paste a nostr+walletconnect:// connection string from your wallet.",
+        run: () => this.connectNwcWallet()
+      }
+    ]
+    const picked = await vscode.window.showQuickPick(items, { title: "Sell Compute: Set Up Wallet", placeHolder: "Which wallet receives the payments?" })
+    await picked?.run()
+  }
+
+  async #createSparkWallet(): Promise<void> {
+    if (await this.#hasSecret("sparkMnemonic")) {
+      const replace = "Replace Wallet"
+      const choice = await vscode.window.showWarningMessage(
+        "A Spark wallet is already set up. Replace it with a new one?",
+        { modal: true, detail: "Funds in the current wallet can then only be reached with its recovery phrase. Make sure you have it written down." },
+        replace
+      )
+      if (choice !== replace) return
+    }
+    const phrase = newMnemonic()
+    await this.#storeWallet("sparkMnemonic", phrase, "spark", "New Spark wallet created; its recovery phrase is in secret storage")
+    // Shown once, on request: the only way to restore the wallet elsewhere.
+    const show = "Show Recovery Phrase"
+    const choice = await vscode.window.showInformationMessage(
+      "Your new Spark wallet is ready. Write down its recovery phrase now: it is the only way to restore the wallet and its funds.",
+      { modal: true },
+      show
+    )
+    if (choice === show) {
+      await vscode.window.showInformationMessage("Recovery phrase (write it down, keep it private):", { modal: true, detail: phrase })
+    }
+  }
+
+  async #restoreSparkWallet(): Promise<void> {
     const text = await vscode.window.showInputBox({
-      title: "Sell Compute: Set Up Wallet",
-      prompt: "The recovery phrase (12 or 24 words) of the Spark wallet that receives payments. It is kept in VS Code's secret storage only.",
+      title: "Sell Compute: Use an Existing Spark Wallet",
+      prompt: "The wallet's recovery phrase (12 or 24 words). It is kept in VS Code's secret storage only.",
       password: true,
       ignoreFocusOut: true,
-      validateInput: (value) => mnemonicProblem(value)
+      validateInput: (value) => {
+        if (value.trim() === "") return undefined
+        const parsed = parseMnemonic(value)
+        return typeof parsed === "string" ? undefined : parsed.error
+      }
     })
-    if (text === undefined || text.trim() === "" || mnemonicProblem(text)) return
-    const phrase = text.trim().split(/\s+/).join(" ")
+    if (text === undefined || text.trim() === "") return
+    const parsed = parseMnemonic(text)
+    if (typeof parsed !== "string") return
+    await this.#storeWallet("sparkMnemonic", parsed, "spark", "Spark wallet recovery phrase stored in secret storage")
+  }
+
+  async connectNwcWallet(): Promise<void> {
+    const text = await vscode.window.showInputBox({
+      title: "Sell Compute: Connect NWC Wallet",
+      prompt: "Your wallet's Nostr Wallet Connect string. Give it the make_invoice and lookup_invoice permissions. It is kept in VS Code's secret storage only.",
+      placeHolder: "nostr+walletconnect://…",
+      password: true,
+      ignoreFocusOut: true,
+      validateInput: (value) => nwcUrlProblem(value)
+    })
+    if (text === undefined || text.trim() === "" || nwcUrlProblem(text)) return
+    await this.#storeWallet("nwcUrl", text.trim(), "nwc", "NWC connection string stored in secret storage")
+  }
+
+  async #hasSecret(name: SecretName): Promise<boolean> {
+    const value = await this.#runtime.runPromise(Secrets.use((secrets) => secrets.get(name)))
+    return value !== undefined && value.trim() !== ""
+  }
+
+  /** Stores the secret, selects its backend, drops the old connection and checks the wallet anew. */
+  async #storeWallet(name: SecretName, value: string, backend: WalletBackend, logLine: string): Promise<void> {
+    const section = vscode.workspace.getConfiguration(SETTINGS_SECTION)
+    if (section.get("wallet.backend") !== backend) {
+      await section.update("wallet.backend", backend, vscode.ConfigurationTarget.Global)
+    }
     await this.#runtime.runPromise(
       Effect.gen(function*() {
-        yield* (yield* Secrets).set("sparkMnemonic", phrase)
-        yield* Effect.logInfo("Spark wallet recovery phrase stored in secret storage")
+        yield* (yield* Secrets).set(name, value)
+        yield* (yield* Wallet).reset
+        yield* Effect.logInfo(logLine)
       })
     )
-    void vscode.window.showInformationMessage("Wallet recovery phrase saved. Checking the wallet…")
-    await this.refresh()
+    const checking = this.refresh()
+    vscode.window.setStatusBarMessage("$(sync~spin) Sell Compute: checking the wallet…", checking)
+    await checking
   }
 
   async resetSettings(): Promise<void> {

@@ -6,16 +6,16 @@
  */
 import { randomBytes } from "node:crypto"
 import * as vscode from "vscode"
-import type { Config } from "../dvm/config"
 import { type HostMessage, isWebviewMessage, type WebviewMessage } from "./messages"
 import { panelState } from "./present"
 import type { ProviderActions } from "./ProviderActions"
-import type { ProviderModel } from "./ProviderModel"
+import type { ProviderModel, ProviderSnapshot } from "./ProviderModel"
 
 export const PANEL_VIEW_TYPE = "sellCompute.panel"
 
-const checkInputs = (config: Config) =>
-  JSON.stringify([config["ollama.host"], config["payment.mode"], config["wallet.backend"], config["spark.network"]])
+/** What the shown checks depend on: the settings they read, and the wallet's balance (earnings). */
+const checkInputs = ({ config, earnings }: ProviderSnapshot) =>
+  JSON.stringify([config["ollama.host"], config["payment.mode"], config["wallet.backend"], config["spark.network"], earnings.satsEarnedTotal])
 /** A panel shown again after this long asks for fresh checks. */
 const STALE_CHECK_MS = 60_000
 /** State changes within this window reach the webview as one message. */
@@ -73,13 +73,13 @@ class SellComputePanel {
   readonly #disposables: Array<{ dispose(): void }> = []
   #ready = false
   #pending: ReturnType<typeof setTimeout> | undefined
-  /** The settings the shown checks depend on: when they change, the answers are stale. */
+  /** When what the shown checks depend on changes, their answers are stale. */
   #checkedWith: string
 
   constructor(panel: vscode.WebviewPanel, deps: PanelDependencies, onDisposed: () => void) {
     this.#panel = panel
     this.#deps = deps
-    this.#checkedWith = checkInputs(deps.model.snapshot.config)
+    this.#checkedWith = checkInputs(deps.model.snapshot)
     panel.webview.options = webviewOptions(deps.extensionUri)
     panel.webview.html = this.#html()
     this.#disposables.push(
@@ -92,7 +92,7 @@ class SellComputePanel {
       }),
       deps.model.onDidChange((snapshot) => {
         this.#schedulePost()
-        this.#recheckOnSettingsChange(snapshot.config)
+        this.#recheckWhenStale(snapshot)
       }),
       panel.onDidDispose(() => {
         this.#release()
@@ -101,8 +101,8 @@ class SellComputePanel {
     )
   }
 
-  #recheckOnSettingsChange(config: Config): void {
-    const inputs = checkInputs(config)
+  #recheckWhenStale(snapshot: ProviderSnapshot): void {
+    const inputs = checkInputs(snapshot)
     if (inputs === this.#checkedWith) return
     this.#checkedWith = inputs
     if (this.#ready) void this.#deps.actions.refresh()

@@ -53,6 +53,8 @@ export interface PanelState {
     readonly backend: string
     readonly ready?: boolean
     readonly balanceSats?: number
+    /** Where the wallet can be paid directly (a Spark address). */
+    readonly address?: string
     readonly error?: string
   }
   readonly relays: ReadonlyArray<PanelRelay>

@@ -127,6 +127,7 @@ export const panelState = (s: ProviderSnapshot): PanelState => {
         backend: s.wallet.backend,
         ready: s.wallet.ready,
         ...(s.wallet.balanceSats !== undefined ? { balanceSats: s.wallet.balanceSats } : {}),
+        ...(s.wallet.address ? { address: s.wallet.address } : {}),
         ...(s.wallet.error ? { error: s.wallet.error } : {})
       }
       : { checked: false, needed: paymentMode !== "free", backend: s.config["wallet.backend"] },

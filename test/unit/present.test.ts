@@ -117,11 +117,11 @@ describe("panelState", () => {
   it("carries check results", () => {
     const state = panelState(snapshot({
       ollama: { reachable: true, host: "http://127.0.0.1:11434", version: "0.6.4", models: ["llama3.2:latest"] },
-      wallet: { backend: "spark", ready: true, balanceSats: 1234 },
+      wallet: { backend: "spark", ready: true, balanceSats: 1234, address: "sp1example" },
       npub: "npub1xyz"
     }))
     assert.deepEqual(state.ollama, { checked: true, host: "http://127.0.0.1:11434", reachable: true, version: "0.6.4", models: ["llama3.2:latest"] })
-    assert.deepEqual(state.wallet, { checked: true, needed: true, backend: "spark", ready: true, balanceSats: 1234 })
+    assert.deepEqual(state.wallet, { checked: true, needed: true, backend: "spark", ready: true, balanceSats: 1234, address: "sp1example" })
     assert.deepEqual(state.identity, { npub: "npub1xyz" })
   })
 })
