@@ -86,7 +86,7 @@ const renderChecks = (state: PanelState) => {
   if (!wallet.needed) setCard("wallet-status", "not-needed", "Not needed", "Payment mode is free: results carry no invoice.")
   else if (!wallet.checked) setCard("wallet-status", "unknown", state.checking ? "Checking…" : "Not checked yet", `Backend: ${wallet.backend}`)
   else if (wallet.ready) {
-    setCard("wallet-status", "true", `Ready · ${wallet.balanceSats ?? 0} sats`, `Backend: ${wallet.backend}`)
+    setCard("wallet-status", "true", `Ready · ${wallet.balanceSats ?? 0} sats`, `Backend: ${wallet.backend}${wallet.address ? ` · ${wallet.address}` : ""}`)
   } else setCard("wallet-status", "false", "Not ready", wallet.error ?? `Backend: ${wallet.backend}`)
 
   byId("set-up-wallet").hidden = !(wallet.needed && wallet.checked && !wallet.ready)
