@@ -18,7 +18,16 @@ const common = {
 
 await Promise.all([
   esbuild.build({ ...common, entryPoints: { extension: "src/extension.ts", cli: "src/cli.ts" }, outdir: "dist" }),
-  esbuild.build({ ...common, entryPoints: { sparkSdk: "src/dvm/services/sparkSdk.ts" }, outdir: "dist", external: [] }),
+  esbuild.build({
+    ...common,
+    entryPoints: { sparkSdk: "src/dvm/services/sparkSdk.ts" },
+    outdir: "dist",
+    external: [],
+    // VS Code's extension host defines `navigator` as undefined, which the SDK's browser sniffing
+    // (`"navigator" in globalThis && navigator.product`) trips over: give it a harmless stand-in.
+    banner: { js: 'var __sellComputeNavigator = globalThis.navigator || { userAgent: "", product: "" };' },
+    define: { navigator: "__sellComputeNavigator", "globalThis.navigator": "__sellComputeNavigator" }
+  }),
   // The panel's page script runs in the webview (a browser), loaded from media/.
   esbuild.build({
     bundle: true,
