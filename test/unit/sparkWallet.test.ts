@@ -1,8 +1,8 @@
 // The Spark wallet at the SDK boundary: an injected double records the calls we make and answers
 // as the SDK does (no Spark network exists here).
 import assert from "node:assert/strict"
-import { Effect, Layer, ManagedRuntime } from "effect"
-import { defaultConfig } from "../../src/dvm/config"
+import { Effect, Fiber, Layer, ManagedRuntime, Stream, SubscriptionRef } from "effect"
+import { type Config, defaultConfig } from "../../src/dvm/config"
 import { Secrets } from "../../src/dvm/services/Secrets"
 import { Settings } from "../../src/dvm/services/Settings"
 import { SPARK_ACCOUNT_NUMBER, type SparkSdk, type SparkWalletLike } from "../../src/dvm/services/SparkWallet"
@@ -103,6 +103,44 @@ describe("Spark wallet (SDK double)", () => {
     assert.equal(status.ready, false)
     assert.match(status.error ?? "", /Set Up Wallet|SELL_COMPUTE_SPARK_MNEMONIC/)
     assert.equal(loaded, false)
+    await runtime.dispose()
+  })
+})
+
+describe("Spark wallet: a changed network or mnemonic", () => {
+  it("cleans up the old wallet and initializes the one the settings now name", async () => {
+    const double = makeDouble()
+    const ref = await Effect.runPromise(SubscriptionRef.make<Config>({ ...defaultConfig, "spark.network": "REGTEST" }))
+    const runtime = ManagedRuntime.make(
+      walletLayer({ loadSparkSdk: async () => double.sdk }).pipe(
+        Layer.provide(Layer.mergeAll(Settings.fromRef(ref), Secrets.inMemory({ sparkMnemonic: MNEMONIC })))
+      )
+    )
+    const status = Effect.gen(function*() {
+      return yield* (yield* Wallet).status
+    })
+    await runtime.runPromise(status)
+    await Effect.runPromise(SubscriptionRef.update(ref, (c) => ({ ...c, "spark.network": "MAINNET" as const })))
+    await runtime.runPromise(status)
+    const networks = double.calls.filter((c) => c.method === "initialize").map((c) => (c.args as { options: { network: string } }).options.network)
+    assert.deepEqual(networks, ["REGTEST", "MAINNET"])
+    assert.equal(double.cleanedUp(), 1, "the REGTEST wallet was cleaned up")
+    await runtime.dispose()
+  })
+
+  it("re-checks open invoices when the SDK reports funds claimed", async () => {
+    const double = makeDouble()
+    const runtime = runtimeWith(double.sdk, { sparkMnemonic: MNEMONIC })
+    const cues = await runtime.runPromise(Effect.gen(function*() {
+      const wallet = yield* Wallet
+      yield* wallet.status // connects, which registers the listener
+      const fiber = yield* Effect.forkChild(Stream.runHead(wallet.incoming))
+      yield* Effect.sleep("10 millis")
+      double.claim()
+      return yield* Fiber.join(fiber)
+    }))
+    assert.equal(cues._tag, "Some")
+    assert.ok(double.calls.some((c) => c.method === "on" && c.args === "transfer:claimed"))
     await runtime.dispose()
   })
 })

@@ -397,12 +397,20 @@ function makeKind5050DVM() {
       const current = yield* SubscriptionRef.get(status)
       if (current.state === "online" || current.state === "going-online") return
       yield* setStatus({ state: "going-online" })
+      yield* comeOnline.pipe(
+        // Whatever stops us (not ready, no usable key, interrupted) leaves the provider offline, saying why.
+        Effect.onError((cause) => {
+          const failure = Cause.findErrorOption(cause)
+          const error = failure._tag === "Some" ? failure.value.message : "going online was interrupted"
+          return setStatus({ state: "offline", error })
+        })
+      )
+    })
+
+    const comeOnline = Effect.gen(function*() {
       const notReady = yield* readiness
-      const keys = yield* identity.keys.pipe(Effect.mapError((e) => new GoOnlineError({ message: e.message })))
-      if (notReady) {
-        yield* setStatus({ state: "offline", error: `Cannot go online: ${notReady}` })
-        return yield* new GoOnlineError({ message: `Cannot go online: ${notReady}` })
-      }
+      if (notReady) return yield* new GoOnlineError({ message: `Cannot go online: ${notReady}` })
+      const keys = yield* identity.keys.pipe(Effect.mapError((e) => new GoOnlineError({ message: `Cannot go online: ${e.message}` })))
       const config = yield* settings.current
       yield* permits.resize(config.maxConcurrentJobs)
       admission.setLimits(admissionLimits(config))

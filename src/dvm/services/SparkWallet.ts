@@ -46,14 +46,23 @@ export const makeSparkWallet = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk)
       const secrets = yield* Secrets
       const settings = yield* Settings
       let wallet: Promise<SparkWalletLike> | undefined
+      /** The mnemonic and network `wallet` was made from: a change to either means another wallet. */
+      let madeFrom: string | undefined
       const incoming = yield* PubSub.unbounded<void>()
 
+      const reset = Effect.promise(async () => {
+        const pending = wallet
+        wallet = undefined
+        if (pending) await pending.then((w) => w.cleanup()).catch(() => undefined)
+      })
       const connect = Effect.gen(function*() {
         const mnemonic = yield* secrets.get("sparkMnemonic")
         if (!mnemonic) {
           return yield* new WalletError({ message: "No Spark wallet is set up yet (run \"Sell Compute: Set Up Wallet\", or set SELL_COMPUTE_SPARK_MNEMONIC headless)" })
         }
         const network = (yield* settings.current)["spark.network"]
+        if (wallet && madeFrom !== `${network} ${mnemonic}`) yield* reset
+        madeFrom = `${network} ${mnemonic}`
         wallet ??= loadSdk().then((sdk) =>
           sdk.initialize({ mnemonicOrSeed: mnemonic, accountNumber: SPARK_ACCOUNT_NUMBER, options: { network } })
         ).then((r) => {
@@ -106,11 +115,6 @@ export const makeSparkWallet = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk)
           return unpaidOrExpired(invoice)
         })
 
-      const reset = Effect.promise(async () => {
-        const pending = wallet
-        wallet = undefined
-        if (pending) await pending.then((w) => w.cleanup()).catch(() => undefined)
-      })
       yield* Effect.addFinalizer(() => reset)
 
       return Wallet.of({ status, createInvoice, invoiceStatus, incoming: Stream.fromPubSub(incoming), reset })
