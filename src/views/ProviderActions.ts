@@ -256,6 +256,36 @@ export class ProviderActions {
     await this.#storeWallet("nwcUrl", text.trim(), "nwc", "NWC connection string stored in secret storage")
   }
 
+  /** Forgets the current wallet's secret (Spark recovery phrase or NWC string), after a confirmation. */
+  async removeWallet(): Promise<void> {
+    const backend = vscode.workspace.getConfiguration(SETTINGS_SECTION).get<WalletBackend>("wallet.backend") ?? "spark"
+    const name: SecretName = backend === "nwc" ? "nwcUrl" : "sparkMnemonic"
+    if (!(await this.#hasSecret(name))) {
+      void vscode.window.showInformationMessage(`No ${backend === "nwc" ? "NWC" : "Spark"} wallet is set up.`)
+      return
+    }
+    const remove = "Remove Wallet"
+    const choice = await vscode.window.showWarningMessage(
+      backend === "nwc" ? "Disconnect the NWC wallet?" : "Remove the Spark wallet from this machine?",
+      {
+        modal: true,
+        detail: backend === "nwc"
+          ? "The connection string is deleted from secret storage. Paid jobs stop until a wallet is set up again."
+          : "Its recovery phrase is deleted from secret storage. Funds in it can then only be reached with the recovery phrase you wrote down."
+      },
+      remove
+    )
+    if (choice !== remove) return
+    await this.#runtime.runPromise(
+      Effect.gen(function*() {
+        yield* (yield* Secrets).remove(name)
+        yield* (yield* Wallet).reset
+        yield* Effect.logInfo(backend === "nwc" ? "NWC wallet disconnected" : "Spark wallet removed from secret storage")
+      })
+    )
+    await this.refresh()
+  }
+
   async #hasSecret(name: SecretName): Promise<boolean> {
     const value = await this.#runtime.runPromise(Secrets.use((secrets) => secrets.get(name)))
     return value !== undefined && value.trim() !== ""
