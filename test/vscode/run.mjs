@@ -21,8 +21,9 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { cleanupAll, cleanupDepth, onCleanup, withTimeout } from "./lib/cleanup.mjs";
 import { bundleSuite, runExtHostTier } from "./lib/ext-host-tier.mjs";
-import { EXT_DIR, RESULTS_DIR, TOOLS_DIR, ensureTools, node24Env, tools } from "./lib/tools.mjs";
+import { EXT_DIR, RESULTS_DIR, ensureTools } from "./lib/tools.mjs";
 import { loadUiTests, runUiTier } from "./lib/ui-tier.mjs";
+import { buildVsix } from "./lib/vsix.mjs";
 
 const TIER_TIMEOUT_MS = Number(process.env.SELL_COMPUTE_TIER_TIMEOUT_MS || 5 * 60_000);
 const SCREENSHOTS_DIR = path.join(RESULTS_DIR, "screenshots");
@@ -52,18 +53,18 @@ async function main() {
   const suiteBundle = wants("ext-host") ? await timed("bundle suite", () => bundleSuite(EXT_DIR)) : null;
   const uiTests = wants("ui") ? await loadUiTests(EXT_DIR, process.env.SELL_COMPUTE_VSCODE_GREP) : [];
   const vsix = uiTests.length > 0 ? await timed("package", packageVsix) : null;
-  const env = await startFixtures();
+  const { env, userSettings } = await startFixtures();
 
   if (suiteBundle) {
     await tier("ext-host", (counts) =>
-      runExtHostTier({ extDir: EXT_DIR, suiteBundle, runDir: mkdir("ext-host"), env, counts }),
+      runExtHostTier({ extDir: EXT_DIR, suiteBundle, runDir: mkdir("ext-host"), env, userSettings, counts }),
     );
   } else if (wants("ext-host")) {
     console.log("vscode: no extension-host tests (test/vscode/suite/*.test.ts)");
   }
   if (vsix) {
     await tier("ui", (counts, signal) =>
-      runUiTier({ tests: uiTests, vsix, runDir: mkdir("ui"), env, screenshotsDir: SCREENSHOTS_DIR, counts, signal }),
+      runUiTier({ tests: uiTests, vsix, runDir: mkdir("ui"), env, userSettings, screenshotsDir: SCREENSHOTS_DIR, counts, signal }),
     );
   } else if (wants("ui")) {
     console.log("vscode: no UI tests (test/vscode/ui/*.test.mjs)");
@@ -98,40 +99,19 @@ async function tier(name, body) {
 }
 
 function packageVsix() {
-  const vsix = path.join(runRoot, "sell-compute.vsix");
-  const args = [tools.vsce, "package", "--no-dependencies", "-o", vsix];
-  // This package is only for tests. Without a repository URL vsce would stop at a y/N prompt and
-  // refuse README links it cannot make absolute.
-  args.push("--allow-missing-repository", "--skip-license", "--no-rewrite-relative-links");
-  const ignoreFile = harnessIgnoreFile();
-  if (ignoreFile) args.push("--ignoreFile", ignoreFile);
-  run(tools.node24, args, { cwd: EXT_DIR, env: node24Env(), stdio: ["ignore", "inherit", "inherit"] });
-  return vsix;
-}
-
-// vsce reads only .vscodeignore, not .gitignore: without this the 800 MB tool folder, test
-// output and the compiled test suite would end up in the package.
-function harnessIgnoreFile() {
-  const manifest = JSON.parse(fs.readFileSync(path.join(EXT_DIR, "package.json"), "utf8"));
-  if (manifest.files) return null; // a whitelist already keeps them out
-  const own = path.join(EXT_DIR, ".vscodeignore");
-  const lines = [fs.existsSync(own) ? fs.readFileSync(own, "utf8") : "", "test-results/**", "out/test/**"];
-  const tools = path.relative(EXT_DIR, TOOLS_DIR);
-  if (!tools.startsWith("..") && !path.isAbsolute(tools)) lines.push(`${tools}/**`);
-  const file = path.join(runRoot, "vscodeignore");
-  fs.writeFileSync(file, lines.join("\n") + "\n");
-  return file;
+  return buildVsix({ extDir: EXT_DIR, out: path.join(runRoot, "sell-compute.vsix"), workDir: runRoot });
 }
 
 // <extDir>/test/vscode/fixtures.mjs: `export async function setup()` returning
-// { env, teardown() }; env reaches code-server (so the extension host) and UI tests' ctx.env.
+// { env, userSettings, teardown() }; env reaches code-server (so the extension host) and UI tests'
+// ctx.env; userSettings are merged into both tiers' settings.json before code-server starts.
 async function startFixtures() {
   const file = path.join(EXT_DIR, "test/vscode/fixtures.mjs");
-  if (!fs.existsSync(file)) return {};
+  if (!fs.existsSync(file)) return { env: {}, userSettings: {} };
   const { setup } = await import(pathToFileURL(file).href);
-  const { env = {}, teardown } = (await setup()) ?? {};
+  const { env = {}, userSettings = {}, teardown } = (await setup()) ?? {};
   if (teardown) onCleanup(teardown);
-  return env;
+  return { env, userSettings };
 }
 
 function finish() {

@@ -5,13 +5,12 @@
  */
 import { Effect, PubSub, Schema, Stream } from "effect"
 import { AbstractRelay } from "nostr-tools/abstract-relay"
-import * as nip04 from "nostr-tools/nip04"
-import * as nip44 from "nostr-tools/nip44"
 import { nip47 } from "nostr-tools"
 import { getPublicKey } from "nostr-tools/pure"
 import { hexToBytes } from "nostr-tools/utils"
 import WebSocket from "ws"
 import { WalletError } from "../errors"
+import { decryptFrom, detectScheme, encryptFor } from "../protocol/encryption"
 import type { NostrEvent } from "../protocol/nostrEvent"
 import { nowSeconds } from "../protocol/nostrEvent"
 import { signEvent, verifySignature } from "../protocol/signing"
@@ -44,14 +43,11 @@ const Response = Schema.fromJsonString(Schema.Struct({
 const reasonOf = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause)).slice(0, 300)
 
 const encrypt = (c: Connection, plaintext: string) =>
-  c.scheme === "nip44_v2"
-    ? nip44.encrypt(plaintext, nip44.getConversationKey(c.secretKey, c.walletPubkey))
-    : nip04.encrypt(c.secretKey, c.walletPubkey, plaintext)
+  encryptFor(c.scheme === "nip44_v2" ? "nip44" : "nip04", c.secretKey, c.walletPubkey, plaintext)
 
+/** Answers come in the scheme of the request; read whichever arrived. */
 const decrypt = (c: Connection, ciphertext: string) =>
-  ciphertext.includes("?iv=")
-    ? nip04.decrypt(c.secretKey, c.walletPubkey, ciphertext)
-    : nip44.decrypt(ciphertext, nip44.getConversationKey(c.secretKey, c.walletPubkey))
+  decryptFrom(detectScheme(ciphertext), c.secretKey, c.walletPubkey, ciphertext)
 
 /** Reads the wallet's info event: which encryption it speaks. */
 const readScheme = (relay: AbstractRelay, walletPubkey: string): Promise<Scheme> =>

@@ -21,7 +21,8 @@ const SETTINGS = {
   "window.restoreWindows": "none",
 };
 
-export function createProfile(runDir) {
+// userSettings (from the fixtures) are merged over SETTINGS into the profile's settings.json.
+export function createProfile(runDir, userSettings = {}) {
   const profile = {
     runDir,
     userDataDir: path.join(runDir, "user-data"),
@@ -33,7 +34,7 @@ export function createProfile(runDir) {
   fs.mkdirSync(path.join(profile.userDataDir, "User"), { recursive: true });
   fs.mkdirSync(profile.extensionsDir, { recursive: true });
   fs.mkdirSync(profile.workspace, { recursive: true });
-  fs.writeFileSync(path.join(profile.userDataDir, "User/settings.json"), JSON.stringify(SETTINGS, null, 2));
+  fs.writeFileSync(path.join(profile.userDataDir, "User/settings.json"), JSON.stringify({ ...SETTINGS, ...userSettings }, null, 2));
   fs.writeFileSync(profile.config, "auth: none\ncert: false\n");
   return profile;
 }

@@ -55,8 +55,8 @@ export function listFiles(dir, suffix) {
 }
 
 // Adds the suite's results to counts ({ passed, failed }).
-export async function runExtHostTier({ extDir, suiteBundle, runDir, env, counts }) {
-  const profile = createProfile(runDir);
+export async function runExtHostTier({ extDir, suiteBundle, runDir, env, userSettings, counts }) {
+  const profile = createProfile(runDir, userSettings);
   const resultFile = path.join(runDir, "mocha-result.json");
   const server = await startCodeServer(profile, {
     smokeDriver: true,

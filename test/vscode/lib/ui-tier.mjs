@@ -33,8 +33,8 @@ export async function loadUiTests(extDir, grep) {
 }
 
 // Adds each test's outcome to counts ({ passed, failed }); stops quietly once signal is aborted.
-export async function runUiTier({ tests, vsix, runDir, env, screenshotsDir, counts, signal }) {
-  const profile = createProfile(runDir);
+export async function runUiTier({ tests, vsix, runDir, env, userSettings, screenshotsDir, counts, signal }) {
+  const profile = createProfile(runDir, userSettings);
   installVsix(profile, vsix);
   const server = await startCodeServer(profile, { smokeDriver: false, env });
   const { browser, close } = await launchBrowser();
@@ -89,6 +89,7 @@ function makeContext({ page, server, profile, env, screenshotsDir }) {
     env,
     url: server.url,
     workspace: profile.workspace,
+    userDataDir: profile.userDataDir,
 
     // Runs a command through the palette by its "Category: Title". The palette lists the commands
     // known when it opens, and right after startup an extension's may not be there yet: reopen it
