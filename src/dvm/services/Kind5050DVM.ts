@@ -25,7 +25,8 @@ import { hexPubkey, type Keys } from "../protocol/identity"
 import { generationOptions, type GenerationOptions, type JobRequest, parseJobRequest } from "../protocol/jobRequest"
 import { type EventTemplate, type NostrEvent, nowSeconds, tagValues } from "../protocol/nostrEvent"
 import { signEvent } from "../protocol/signing"
-import { maxTokensWithin, priceSats, type Pricing, promptTokenBound, satsToMsats } from "../pricing"
+import { priceSats, satsToMsats } from "../pricing"
+import { pricingOf, quoteFor } from "../quote"
 import { Identity } from "./Identity"
 import { Inference, type InferenceStatus } from "./Inference"
 import { JobStore } from "./JobStore"
@@ -77,44 +78,6 @@ class JobFailure {
   readonly _tag = "JobFailure"
   /** `quoteMsats`: our price, sent with the error when the customer offered too little. */
   constructor(readonly reason: string, readonly quoteMsats?: number) {}
-}
-
-const pricingOf = (config: Config): Pricing => ({
-  minPriceSats: config["pricing.minPriceSats"],
-  pricePer1kTokens: config["pricing.pricePer1kTokens"]
-})
-
-type Quote =
-  | { readonly maxTokens: number; readonly worstSats: number }
-  | { readonly refused: string; readonly priceMsats: number }
-
-/**
- * The most a job can cost (prompt bound + max_tokens), with max_tokens lowered so the price fits
- * the customer's bid. A bid below our minimum, or too small for even one token, is answered with
- * our price.
- */
-const quoteFor = (job: JobRequest, config: Config): Quote => {
-  const pricing = pricingOf(config)
-  const promptTokens = promptTokenBound(job.prompt)
-  let maxTokens = generationOptions(job.params, config).maxTokens
-  const worst = () => priceSats({ promptTokens, completionTokens: maxTokens }, pricing)
-  if (job.bidMsats === undefined || job.bidMsats >= satsToMsats(worst())) return { maxTokens, worstSats: worst() }
-  const bidSats = Math.floor(job.bidMsats / 1000)
-  if (bidSats < pricing.minPriceSats) {
-    return {
-      refused: `your bid of ${job.bidMsats} msats is below this provider's minimum price of ${satsToMsats(pricing.minPriceSats)} msats`,
-      priceMsats: satsToMsats(pricing.minPriceSats)
-    }
-  }
-  maxTokens = Math.min(maxTokens, maxTokensWithin(bidSats, promptTokens, pricing))
-  if (maxTokens < 1) {
-    const oneToken = priceSats({ promptTokens, completionTokens: 1 }, pricing)
-    return {
-      refused: `your bid of ${job.bidMsats} msats does not cover this prompt; it needs at least ${satsToMsats(oneToken)} msats`,
-      priceMsats: satsToMsats(oneToken)
-    }
-  }
-  return { maxTokens, worstSats: worst() }
 }
 
 function makeKind5050DVM() {

@@ -1,0 +1,41 @@
+/**
+ * What a job may cost before it runs: the worst case (a bound on the prompt's tokens plus
+ * max_tokens), fitted to the customer's bid by lowering max_tokens. A bid below our minimum, or too
+ * small for even one token, is refused with our price.
+ */
+import type { Config } from "./config"
+import { maxTokensWithin, priceSats, type Pricing, promptTokenBound, satsToMsats } from "./pricing"
+import { generationOptions, type JobRequest } from "./protocol/jobRequest"
+
+export const pricingOf = (config: Config): Pricing => ({
+  minPriceSats: config["pricing.minPriceSats"],
+  pricePer1kTokens: config["pricing.pricePer1kTokens"]
+})
+
+export type Quote =
+  | { readonly maxTokens: number; readonly worstSats: number }
+  | { readonly refused: string; readonly priceMsats: number }
+
+export const quoteFor = (job: JobRequest, config: Config): Quote => {
+  const pricing = pricingOf(config)
+  const promptTokens = promptTokenBound(job.prompt)
+  let maxTokens = generationOptions(job.params, config).maxTokens
+  const worst = () => priceSats({ promptTokens, completionTokens: maxTokens }, pricing)
+  if (job.bidMsats === undefined || job.bidMsats >= satsToMsats(worst())) return { maxTokens, worstSats: worst() }
+  const bidSats = Math.floor(job.bidMsats / 1000)
+  if (bidSats < pricing.minPriceSats) {
+    return {
+      refused: `your bid of ${job.bidMsats} msats is below this provider's minimum price of ${satsToMsats(pricing.minPriceSats)} msats`,
+      priceMsats: satsToMsats(pricing.minPriceSats)
+    }
+  }
+  maxTokens = Math.min(maxTokens, maxTokensWithin(bidSats, promptTokens, pricing))
+  if (maxTokens < 1) {
+    const oneToken = priceSats({ promptTokens, completionTokens: 1 }, pricing)
+    return {
+      refused: `your bid of ${job.bidMsats} msats does not cover this prompt; it needs at least ${satsToMsats(oneToken)} msats`,
+      priceMsats: satsToMsats(oneToken)
+    }
+  }
+  return { maxTokens, worstSats: worst() }
+}
