@@ -1,0 +1,37 @@
+// Packages the extension with the harness's vsce (on Node 24), the same way for the UI tier
+// (run.mjs) and for `npm run package` (scripts/package.mjs).
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { TOOLS_DIR, node24Env, tools } from "./tools.mjs";
+
+// Writes <out> from <extDir> as it is (build it first); workDir holds the generated ignore file.
+export function buildVsix({ extDir, out, workDir }) {
+  const args = [tools.vsce, "package", "--no-dependencies", "-o", out];
+  // Without a repository URL vsce would stop at a y/N prompt and refuse README links it cannot
+  // make absolute.
+  args.push("--allow-missing-repository", "--skip-license", "--no-rewrite-relative-links");
+  const ignoreFile = harnessIgnoreFile(extDir, workDir);
+  if (ignoreFile) args.push("--ignoreFile", ignoreFile);
+  const result = spawnSync(tools.node24, args, { cwd: extDir, env: node24Env(), stdio: ["ignore", "inherit", "inherit"] });
+  if (result.status !== 0) {
+    const message = `vsce package failed (exit ${result.status ?? result.signal})`;
+    throw Object.assign(new Error(message), { stack: message }); // its output says why
+  }
+  return out;
+}
+
+// vsce reads only .vscodeignore, not .gitignore: without this the 800 MB tool folder, test
+// output and the compiled test suite would end up in the package.
+function harnessIgnoreFile(extDir, workDir) {
+  const manifest = JSON.parse(fs.readFileSync(path.join(extDir, "package.json"), "utf8"));
+  if (manifest.files) return null; // a whitelist already keeps them out
+  const own = path.join(extDir, ".vscodeignore");
+  const lines = [fs.existsSync(own) ? fs.readFileSync(own, "utf8") : "", "test-results/**", "out/test/**", "*.vsix"];
+  const toolsDir = path.relative(extDir, TOOLS_DIR);
+  if (!toolsDir.startsWith("..") && !path.isAbsolute(toolsDir)) lines.push(`${toolsDir}/**`);
+  fs.mkdirSync(workDir, { recursive: true });
+  const file = path.join(workDir, "vscodeignore");
+  fs.writeFileSync(file, lines.join("\n") + "\n");
+  return file;
+}

@@ -1,0 +1,26 @@
+// Every command the manifest contributes is registered by the running extension, and the
+// extension registers no command the manifest does not show.
+import * as assert from "node:assert/strict"
+import * as vscode from "vscode"
+import { api, extension } from "./helpers"
+
+describe("Commands", () => {
+  before(async () => {
+    await api()
+  })
+
+  it("every sellCompute.* command in package.json is registered", async () => {
+    const contributed: Array<{ command: string }> = extension().packageJSON.contributes.commands
+    assert.ok(contributed.length > 0, "package.json contributes no commands")
+    const registered = new Set(await vscode.commands.getCommands(true))
+    const missing = contributed.map((c) => c.command).filter((id) => !registered.has(id))
+    assert.deepEqual(missing, [], `contributed but not registered: ${missing.join(", ")}`)
+  })
+
+  it("every registered sellCompute.* command is in package.json", async () => {
+    const contributed = new Set(extension().packageJSON.contributes.commands.map((c: { command: string }) => c.command))
+    const registered = (await vscode.commands.getCommands(true)).filter((id) => id.startsWith("sellCompute."))
+    const unlisted = registered.filter((id) => !contributed.has(id))
+    assert.deepEqual(unlisted, [], `registered but not in package.json (not in the palette): ${unlisted.join(", ")}`)
+  })
+})
