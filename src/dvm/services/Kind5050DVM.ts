@@ -401,7 +401,8 @@ function makeKind5050DVM() {
       yield* settlement.resume
       // Jobs a crash cut off (the history says they started but never ended) get an answer now.
       for (const job of yield* store.unfinished) {
-        yield* failJob(keys, { id: job.id, customer: job.customer }, "the provider stopped before finishing this job; please send it again")
+        const unpaid = job.payment === "unpaid" ? " (do not pay its earlier invoice)" : ""
+        yield* failJob(keys, { id: job.id, customer: job.customer }, `the provider stopped before finishing this job; please send it again${unpaid}`)
       }
       yield* setStatus({ state: "online", npub: keys.npub, onlineSince: Date.now(), error: undefined })
       yield* Effect.logInfo(`Online as ${keys.npub} on ${config.relays.join(", ")}`)

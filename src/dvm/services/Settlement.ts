@@ -90,10 +90,15 @@ function makeSettlement() {
         const waiter = yield* Deferred.make<Settled>()
         add(jobId, invoice).waiters.push(waiter)
         return yield* Deferred.await(waiter)
-      })
+      }).pipe(
+        // A job abandoned before payment (cancelled, going offline) must not earn if paid later.
+        Effect.onInterrupt(() => Effect.sync(() => open.delete(jobId)))
+      )
 
     const resume = Effect.gen(function*() {
       for (const job of yield* store.unsettled) {
+        // Only delivered work is billed: a prepaid job that never ran is not watched again.
+        if (job.status !== "success") continue
         if (!job.invoiceId || !job.bolt11 || job.invoiceExpiresAt === undefined) continue
         // Checked at once: a payment may have arrived while we were down.
         add(job.id, { id: job.invoiceId, bolt11: job.bolt11, amountSats: job.priceSats ?? 0, expiresAt: job.invoiceExpiresAt }, 0).lastChecked = 0
