@@ -48,7 +48,7 @@ describe("payments over Nostr Wallet Connect", function() {
   }
 
   const eventually = async (check: () => Promise<boolean>, what: string) => {
-    const deadline = Date.now() + 10_000
+    const deadline = Date.now() + 30_000
     while (!(await check())) {
       if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
       await new Promise((r) => setTimeout(r, 100))
