@@ -6,14 +6,15 @@ import path from "node:path";
 import { TOOLS_DIR, node24Env, tools } from "./tools.mjs";
 
 // Writes <out> from <extDir> as it is (build it first); workDir holds the generated ignore file.
-export function buildVsix({ extDir, out, workDir }) {
+// quiet: vsce's listing of the packaged files is not shown (its errors are).
+export function buildVsix({ extDir, out, workDir, quiet = false }) {
   const args = [tools.vsce, "package", "--no-dependencies", "-o", out];
   // Without a repository URL vsce would stop at a y/N prompt and refuse README links it cannot
   // make absolute.
   args.push("--allow-missing-repository", "--skip-license", "--no-rewrite-relative-links");
   const ignoreFile = harnessIgnoreFile(extDir, workDir);
   if (ignoreFile) args.push("--ignoreFile", ignoreFile);
-  const result = spawnSync(tools.node24, args, { cwd: extDir, env: node24Env(), stdio: ["ignore", "inherit", "inherit"] });
+  const result = spawnSync(tools.node24, args, { cwd: extDir, env: node24Env(), stdio: ["ignore", quiet ? "ignore" : "inherit", "inherit"] });
   if (result.status !== 0) {
     const message = `vsce package failed (exit ${result.status ?? result.signal})`;
     throw Object.assign(new Error(message), { stack: message }); // its output says why

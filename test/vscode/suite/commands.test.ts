@@ -1,8 +1,16 @@
-// Every command the manifest contributes is registered by the running extension, and the
-// extension registers no command the manifest does not show.
+// The extension is active in this VS Code: every command the manifest contributes is registered,
+// it registers no command the manifest does not show, and it reports how long activation took.
 import * as assert from "node:assert/strict"
 import * as vscode from "vscode"
 import { api, extension } from "./helpers"
+
+describe("Activation", () => {
+  it("activates and reports how long activate() took", async () => {
+    const { activationMs } = await api()
+    assert.ok(extension().isActive)
+    assert.ok(Number.isFinite(activationMs) && activationMs > 0 && activationMs < 10_000, `activationMs is ${activationMs}`)
+  })
+})
 
 describe("Commands", () => {
   before(async () => {

@@ -20,7 +20,7 @@ export interface SellComputeApi {
     payment?: string
     error?: string
   }>
-  activationMs?: number
+  readonly activationMs: number
 }
 
 export const extension = (): vscode.Extension<SellComputeApi> => {
