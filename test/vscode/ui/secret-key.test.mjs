@@ -32,10 +32,12 @@ export default [
       await input.waitFor({ timeout: 5000 }).catch((err) => {
         throw new Error("the secret key input box is not a password box", { cause: err });
       });
-      // A bad key is refused in the box itself.
+      // A bad key is refused in the box itself, with the reason; the valid one clears it.
+      const message = ctx.page.locator(".quick-input-widget .quick-input-message");
       await input.fill("nsec1notakey");
-      await ctx.page.locator(".quick-input-widget .quick-input-message", { hasText: /\S/ }).waitFor();
+      await message.filter({ hasText: "not a valid nsec" }).waitFor();
       await input.fill(nsec);
+      await message.filter({ hasText: "It is kept in VS Code's secret storage only" }).waitFor();
       await ctx.screenshot("7-secret-key-input");
       await input.press("Enter");
       await ctx.waitForNotification(`now uses the Nostr identity ${npub}`);
@@ -58,7 +60,9 @@ export default [
       await workbench.waitFor({ timeout: 60_000 });
       await workbench.click();
       panel = await openPanel(ctx);
-      await waitForText(panel.locator("#npub"), npub);
+      await waitForText(panel.locator("#npub"), npub).catch((err) => {
+        throw new Error("after a reload the panel does not show the key's npub: it was not kept in SecretStorage", { cause: err });
+      });
       await ctx.screenshot("9-secret-key-after-reload");
     },
   },
