@@ -1,10 +1,12 @@
 // `npm run bench`: figures, not pass/fail. Each section prints what it measured.
 import { benchPipeline } from "./pipeline"
 import { benchSustained } from "./sustained"
+import { benchVscode } from "./vscode"
 
 const main = async () => {
   await benchPipeline()
   await benchSustained()
+  await benchVscode()
 }
 
 main().then(() => process.exit(0), (e) => {
