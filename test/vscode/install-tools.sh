@@ -18,6 +18,10 @@ JS_TOOLS_SPEC="playwright-core@1.65.1 @vscode/vsce@4.1.0"
 
 say() { echo "[install-tools] $*"; }
 
+# Run from `npm run …`, the outer npm's settings leak in as npm_* variables: its user agent names
+# Node 20, which code-server's install check reads and refuses. Start from a clean npm environment.
+for var in $(compgen -e | grep -i '^npm_'); do unset "$var"; done
+
 mkdir -p "$TOOLS"
 # Two test runs starting at once on a fresh machine must not install over each other.
 exec 9>"$TOOLS/.lock"
