@@ -77,9 +77,13 @@ export const benchPipeline = async () => {
     for (let i = 0; i < CONCURRENT_JOBS; i++) jobs.push(customer.buildJob({ prompt: `concurrent job ${i}` }))
     const start = performance.now()
     await Promise.all(jobs.map((job) => customer.publish(job)))
-    await waitFor(() => jobs.every((job) => customer.repliesFor(job.id).results.length > 0), 120_000, "all results")
+    const answered = (job: Event) =>
+      customer.repliesFor(job.id).results.length > 0 || customer.repliesFor(job.id).feedback.some((f) => statusOf(f) === "error")
+    await waitFor(() => jobs.every(answered), 120_000, "every job answered")
     const makespan = performance.now() - start
-    const errors = jobs.filter((job) => customer.repliesFor(job.id).feedback.some((f) => statusOf(f) === "error")).length
+    const errorReasons = jobs.flatMap((job) =>
+      customer.repliesFor(job.id).feedback.filter((f) => statusOf(f) === "error").map((f) => f.tags.find((t) => t[0] === "status")?.[2] ?? "?"))
+    const errors = errorReasons.length
 
     const p50 = percentile(latencies, 50)
     const floor50 = percentile(floor, 50)
@@ -88,6 +92,7 @@ export const benchPipeline = async () => {
     console.log(`  relay floor (${SEQUENTIAL_JOBS}) publish→receive     p50 ${ms(floor50)}  p95 ${ms(percentile(floor, 95))}`)
     console.log(`  ratio job/floor (p50)                  ${(p50 / floor50).toFixed(1)}×`)
     console.log(`  ${CONCURRENT_JOBS} concurrent jobs makespan (maxConcurrentJobs ${CONCURRENCY})  ${ms(makespan)}  (${(CONCURRENT_JOBS / (makespan / 1000)).toFixed(0)} jobs/s, ${errors} errors)`)
+    for (const reason of new Set(errorReasons)) console.log(`    error: ${reason}`)
   } finally {
     customer.close()
     await provider.dispose()

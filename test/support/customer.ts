@@ -3,9 +3,12 @@
  * provider's feedback and result for each, as a real NIP-90 client would.
  */
 import WebSocket from "ws"
-import { SimplePool, useWebSocketImplementation } from "nostr-tools/pool"
+import { AbstractSimplePool } from "nostr-tools/abstract-pool"
+import { useWebSocketImplementation } from "nostr-tools/pool"
 import { type Event, finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure"
 import { decryptFrom, encryptFor, type EncryptionScheme } from "../../src/dvm/protocol/encryption"
+import type { NostrEvent } from "../../src/dvm/protocol/nostrEvent"
+import { verifySignature } from "../../src/dvm/protocol/signing"
 
 useWebSocketImplementation(WebSocket)
 
@@ -27,7 +30,13 @@ export interface JobOptions {
 export class Customer {
   readonly secretKey = generateSecretKey()
   readonly pubkey = getPublicKey(this.secretKey)
-  readonly pool = new SimplePool()
+  // Verifies with the same (WASM when loaded) verifier as the provider, so customer-side CPU does not
+  // dominate the benchmark's latency figures.
+  readonly pool = new AbstractSimplePool({
+    verifyEvent: (event) => verifySignature(event as NostrEvent),
+    websocketImplementation: WebSocket as unknown as typeof globalThis.WebSocket,
+    maxWaitForConnection: 3000
+  })
   readonly replies = new Map<string, JobReplies>()
   private closer: { close: () => void } | undefined
 
