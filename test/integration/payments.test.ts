@@ -208,3 +208,30 @@ describe("payments over Nostr Wallet Connect", function() {
     await assert.rejects(provider.goOnline(), /Cannot go online: the wallet is not ready: NWC wallet unreachable/)
   })
 })
+
+describe("NWC wallet: a malformed connection string", () => {
+  it("is not ready, with a reason that does not repeat the string", async () => {
+    const { Layer, ManagedRuntime } = await import("effect")
+    const { defaultConfig } = await import("../../src/dvm/config")
+    const { Secrets } = await import("../../src/dvm/services/Secrets")
+    const { Settings } = await import("../../src/dvm/services/Settings")
+    const { Wallet } = await import("../../src/dvm/services/Wallet")
+    const { walletLayer } = await import("../../src/dvm/services/walletLayer")
+    const secret = "zz" + "c".repeat(62)
+    const uri = `nostr+walletconnect://${"ab".repeat(32)}?relay=ws://127.0.0.1:9&secret=${secret}`
+    const runtime = ManagedRuntime.make(walletLayer().pipe(Layer.provide(Layer.mergeAll(
+      Settings.fixed({ ...defaultConfig, "wallet.backend": "nwc" }),
+      Secrets.inMemory({ nwcUrl: uri })
+    ))))
+    try {
+      const status = await runtime.runPromise(Effect.gen(function*() {
+        return yield* (yield* Wallet).status
+      }))
+      assert.equal(status.ready, false)
+      assert.match(status.error ?? "", /not a valid nostr\+walletconnect/)
+      assert.ok(!(status.error ?? "").includes("zz") && !(status.error ?? "").includes("ccc"))
+    } finally {
+      await runtime.dispose()
+    }
+  })
+})

@@ -72,10 +72,18 @@ export const makeNwcWallet = Effect.gen(function*() {
   let connection: Promise<Connection> | undefined
 
   const open = async (uri: string): Promise<Connection> => {
-    const parsed = nip47.parseConnectionString(uri)
+    let parsed: ReturnType<typeof nip47.parseConnectionString>
+    let secretKey: Uint8Array
+    try {
+      parsed = nip47.parseConnectionString(uri)
+      if (!/^[0-9a-f]{64}$/i.test(parsed.secret) || !/^[0-9a-f]{64}$/i.test(parsed.pubkey)) throw new Error()
+      secretKey = hexToBytes(parsed.secret)
+    } catch {
+      // The parser's own message could quote part of the string, which holds a secret.
+      throw new Error("the connection string is not a valid nostr+walletconnect:// URI")
+    }
     const relayUrl = parsed.relays[0]
     if (!relayUrl) throw new Error("the connection string names no relay")
-    const secretKey = hexToBytes(parsed.secret)
     const relay = new AbstractRelay(relayUrl, {
       verifyEvent: (event) => verifySignature(event as NostrEvent),
       websocketImplementation: WebSocket as unknown as typeof globalThis.WebSocket
