@@ -393,3 +393,34 @@ describe("jobRequest: numbers must be plain decimals", () => {
     })
   }
 })
+
+describe("jobRequest: staleness and size limits", () => {
+  const at = (createdAt: number, tags: Array<Array<string>> = []) =>
+    finalizeEvent({ kind: 5050, created_at: createdAt, tags: [["i", "hi", "text"], ...tags], content: "" }, customerSecret)
+  const now = 1_800_000_000
+
+  it("ignores a request older than maxRequestAgeSeconds", () => {
+    const parsed = parseJobRequest(at(now - 601), { ...ctx, now, limits: { maxRequestAgeSeconds: 600 } })
+    assert.deepEqual(parsed, { _tag: "Ignored", reason: "older than 600 s" })
+    assert.equal(parseJobRequest(at(now - 599), { ...ctx, now, limits: { maxRequestAgeSeconds: 600 } })._tag, "Job")
+  })
+
+  it("ignores a request dated more than five minutes in the future", () => {
+    assert.equal(parseJobRequest(at(now + 301), { ...ctx, now })._tag, "Ignored")
+    assert.equal(parseJobRequest(at(now + 299), { ...ctx, now })._tag, "Job")
+  })
+
+  it("ignores a request past its NIP-40 expiration", () => {
+    assert.deepEqual(parseJobRequest(at(now - 10, [["expiration", String(now - 1)]]), { ...ctx, now }), { _tag: "Ignored", reason: "expired (NIP-40)" })
+    assert.equal(parseJobRequest(at(now - 10, [["expiration", String(now + 60)]]), { ...ctx, now })._tag, "Job")
+  })
+
+  it("refuses a request larger than maxEventBytes, naming both sizes", () => {
+    const big = finalizeEvent({ kind: 5050, created_at: now, tags: [["i", "x".repeat(5000), "text"]], content: "" }, customerSecret)
+    assert.match(expectInvalid(parseJobRequest(big, { ...ctx, now, limits: { maxEventBytes: 4096 } })).reason, /request is too large \(\d+ bytes, limit 4096\)/)
+  })
+
+  it("uses the configured prompt limit (the two text inputs joined: 2 + 2 + 200 characters)", () => {
+    assert.match(expectInvalid(parseJobRequest(at(now, [["i", "y".repeat(200), "text"]]), { ...ctx, now, limits: { maxPromptChars: 150 } })).reason, /prompt is too long \(204 characters, limit 150\)/)
+  })
+})
