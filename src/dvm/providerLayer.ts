@@ -8,6 +8,7 @@ import { Inference } from "./services/Inference"
 import { JobStore } from "./services/JobStore"
 import { Kind5050DVM } from "./services/Kind5050DVM"
 import { Nostr } from "./services/Nostr"
+import { OnlineLock } from "./services/OnlineLock"
 import { Settlement } from "./services/Settlement"
 import type { Secrets } from "./services/Secrets"
 import type { Settings } from "./services/Settings"
@@ -27,6 +28,7 @@ export const providerLayer = (options: ProviderOptions) => {
     Inference.layer,
     Identity.layer,
     JobStore.layer(options.dataDir),
+    OnlineLock.layer(options.dataDir),
     options.wallet ?? walletLayer()
   )
   return Kind5050DVM.layer.pipe(

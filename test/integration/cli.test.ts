@@ -110,6 +110,25 @@ describe("headless host (dist/cli.js)", function() {
     }
   })
 
+  it("refuses to go online while another process is online with the same data dir", async () => {
+    const file = writeConfig({
+      "sellCompute.relays": [relay.url],
+      "sellCompute.ollama.host": ollama.url,
+      "sellCompute.payment.mode": "free"
+    })
+    const first = runCli(["--config", file, "--data-dir", dir])
+    try {
+      await waitFor(() => first.output().includes("Online as"), 15_000, "first online")
+      const second = runCli(["--config", file, "--data-dir", dir])
+      assert.equal(await second.exited, 1)
+      assert.match(second.output(), /already online in another window or process \(pid \d+\)/)
+    } finally {
+      first.child.kill("SIGTERM")
+      assert.equal(await first.exited, 0)
+    }
+    assert.ok(!fs.existsSync(path.join(dir, "online.lock")), "the lock is released on going offline")
+  })
+
   it("generates an identity once per install and keeps it across restarts, without replaying handled jobs", async () => {
     const file = writeConfig({
       "sellCompute.relays": [relay.url],

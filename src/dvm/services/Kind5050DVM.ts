@@ -31,6 +31,7 @@ import { Identity } from "./Identity"
 import { Inference, type InferenceStatus } from "./Inference"
 import { JobStore } from "./JobStore"
 import { Nostr } from "./Nostr"
+import { OnlineLock } from "./OnlineLock"
 import { Settings } from "./Settings"
 import { Settlement } from "./Settlement"
 import { Wallet } from "./Wallet"
@@ -89,6 +90,7 @@ function makeKind5050DVM() {
     const wallet = yield* Wallet
     const store = yield* JobStore
     const settlement = yield* Settlement
+    const lock = yield* OnlineLock
 
     const status = yield* SubscriptionRef.make<DvmStatus>({ state: "offline", activeJobs: 0 })
     const permits = yield* Semaphore.make(1)
@@ -365,7 +367,7 @@ function makeKind5050DVM() {
         Effect.onError((cause) => {
           const failure = Cause.findErrorOption(cause)
           const error = failure._tag === "Some" ? failure.value.message : "going online was interrupted"
-          return setStatus({ state: "offline", error })
+          return Effect.andThen(lock.release, setStatus({ state: "offline", error }))
         })
       )
     })
@@ -373,6 +375,7 @@ function makeKind5050DVM() {
     const comeOnline = Effect.gen(function*() {
       const notReady = yield* readiness
       if (notReady) return yield* new GoOnlineError({ message: `Cannot go online: ${notReady}` })
+      yield* lock.acquire
       const keys = yield* identity.keys.pipe(Effect.mapError((e) => new GoOnlineError({ message: `Cannot go online: ${e.message}` })))
       const config = yield* settings.current
       yield* permits.resize(config.maxConcurrentJobs)
@@ -420,6 +423,7 @@ function makeKind5050DVM() {
         Effect.catch((e) => Effect.logWarning(`Withdrawal of the announcement not confirmed: ${String((e as { message?: string }).message ?? e)}`))
       )
       yield* nostr.setRelays([])
+      yield* lock.release
       yield* setStatus({ state: "offline", onlineSince: undefined, activeJobs: 0 })
       yield* Effect.logInfo("Offline")
     })
