@@ -20,7 +20,3 @@ export class IdentityError extends Schema.TaggedError<IdentityError>()("Identity
 export class GoOnlineError extends Schema.TaggedError<GoOnlineError>()("GoOnlineError", {
   message: Schema.String
 }) {}
-
-export class JobStoreError extends Schema.TaggedError<JobStoreError>()("JobStoreError", {
-  message: Schema.String
-}) {}

@@ -102,7 +102,8 @@ function makeKind5050DVM() {
     const cancelled = new Set<string>()
 
     const setStatus = (patch: Partial<DvmStatus>) => SubscriptionRef.update(status, (s) => ({ ...s, ...patch }))
-    const countJobs = (delta: number) => SubscriptionRef.update(status, (s) => ({ ...s, activeJobs: s.activeJobs + delta }))
+    /** The status shows how many jobs are in `activeJobs`, read from the map itself. */
+    const showActiveJobs = SubscriptionRef.update(status, (s) => ({ ...s, activeJobs: activeJobs.size }))
 
     const sign = (keys: Keys, template: EventTemplate) => Effect.sync(() => signEvent(template, keys.secretKey))
 
@@ -285,7 +286,7 @@ function makeKind5050DVM() {
         const admitted = admission.admit(event.pubkey, Date.now())
         if (admitted._tag === "Refused") return yield* failJob(keys, request, admitted.reason)
         activeJobs.set(event.id, event.pubkey)
-        yield* countJobs(1)
+        yield* showActiveJobs
         yield* Effect.gen(function*() {
           if (admitted.queuePosition > 0) {
             yield* sendFeedback(keys, request, "processing", { extra: `queued: ${admitted.queuePosition} ahead of this job` })
@@ -304,7 +305,7 @@ function makeKind5050DVM() {
               activeJobs.delete(event.id)
               admission.release(event.pubkey)
             }),
-            countJobs(-1)
+            showActiveJobs
           ))
         )
       }).pipe(

@@ -17,8 +17,6 @@ export class Settlement extends Context.Service<Settlement, {
   readonly awaitOutcome: (jobId: string, invoice: IssuedInvoice) => Effect.Effect<Settled>
   /** Watches every invoice the JobStore says is still unpaid (after a restart). */
   readonly resume: Effect.Effect<void>
-  /** Invoices being watched. */
-  readonly openCount: Effect.Effect<number>
 }>()("sellCompute/Settlement") {
   static readonly layer = Layer.effect(Settlement, makeSettlement())
 }
@@ -105,6 +103,6 @@ function makeSettlement() {
       }
     })
 
-    return Settlement.of({ watch, awaitOutcome, resume, openCount: Effect.sync(() => open.size) })
+    return Settlement.of({ watch, awaitOutcome, resume })
   })
 }
