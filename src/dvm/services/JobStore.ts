@@ -110,7 +110,8 @@ function makeJobStore(dataDir: string | undefined) {
     return JobStore.of({
       record,
       get: (id) => Effect.sync(() => jobs.get(id)),
-      recent: (limit) => Effect.sync(() => all().sort((a, b) => b.receivedAt - a.receivedAt).slice(0, limit)),
+      // Reversed first: jobs received in the same millisecond then list the latest first (the sort is stable).
+      recent: (limit) => Effect.sync(() => all().reverse().sort((a, b) => b.receivedAt - a.receivedAt).slice(0, limit)),
       unfinished: Effect.sync(() => all().filter((j) => j.status === "received" || j.status === "processing")),
       unsettled: Effect.sync(() => all().filter((j) => j.payment === "unpaid")),
       earnings: Effect.sync(() => {
