@@ -38,3 +38,40 @@ describe("going offline with a job in progress", function() {
     await waitFor(() => ollama.aborted === 1, 5000, "the Ollama request aborted")
   })
 })
+
+describe("going offline while a result is being delivered", function() {
+  this.timeout(30_000)
+  let fast: RelayProcess
+  let stuck: RelayProcess
+  let ollama: OllamaStandIn
+  let provider: TestProvider
+  let customer: Customer
+
+  before(async () => {
+    ;[fast, stuck, ollama] = await Promise.all([startRelay(), startRelay(), startOllamaStandIn({ models: ["llama3.2:1b"] })])
+    provider = await startProvider({ relays: [fast.url, stuck.url], "ollama.host": ollama.url })
+    await provider.goOnline()
+    customer = new Customer([fast.url])
+    await customer.listen()
+  })
+  after(async () => {
+    customer?.close()
+    stuck?.kill("SIGCONT")
+    await provider?.dispose()
+    await Promise.all([fast?.stop(), stuck?.stop(), ollama?.close()])
+  })
+
+  it("keeps a job whose result already reached a relay a success: no error feedback after the result", async () => {
+    // A relay that stops answering: the provider's publish waits for its OK until the relay timeout.
+    stuck.kill("SIGSTOP")
+    const job = await customer.publish(customer.buildJob({ prompt: "deliver me" }))
+    const replies = customer.repliesFor(job.id)
+    await waitFor(() => replies.results.length === 1, 10_000, "the result on the relay that answers")
+    await provider.goOffline()
+
+    const record = await provider.jobRecord(job.id)
+    assert.equal(record?.status, "success", `recorded ${record?.status}: ${record?.error ?? ""}`)
+    await new Promise((r) => setTimeout(r, 300)) // room for a wrongly sent error feedback to arrive
+    assert.deepEqual(replies.feedback.map(statusOf).filter((s) => s === "error"), [])
+  })
+})

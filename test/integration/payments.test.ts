@@ -185,6 +185,29 @@ describe("payments over Nostr Wallet Connect", function() {
     assert.equal(lines.length, 1, "paid recorded once")
   })
 
+  it("a prepaid invoice paid after its job was cut off is still counted, and the seller is warned", async () => {
+    const first = await online({ "payment.mode": "pay-first" })
+    const keyHex = first.secretKeyHex
+    const job = await jobFor("cut me off")
+    await waitFor(() => customer.repliesFor(job.id).feedback.some((f) => statusOf(f) === "payment-required"), 15_000, "payment-required")
+    const required = customer.repliesFor(job.id).feedback.find((f) => statusOf(f) === "payment-required") as Event
+    const [, msats, bolt11] = tag(required, "amount") ?? []
+    await first.dispose() // the job stops waiting for payment and ends in error
+    provider = undefined
+    nwc.settle(bolt11 as string) // the customer pays anyway
+
+    const second = await online({ "payment.mode": "pay-first" }, keyHex)
+    await eventually(async () => (await second.jobRecord(job.id))?.payment === "paid", "the payment seen after restart")
+    const record = await second.jobRecord(job.id)
+    assert.equal(record?.status, "error", "the job itself did not run")
+    assert.equal(ollama.requests.length, 0)
+    const earnings = await second.run(Effect.gen(function*() {
+      return yield* (yield* JobStore).earnings
+    }))
+    assert.equal(earnings.satsEarnedTotal * 1000, Number(msats), "the sats in the wallet are in the earnings")
+    assert.ok(second.logs.some((l) => /paid \d+ sats but did not finish .* may ask for a refund/.test(l)), second.logs.join("\n"))
+  })
+
   it("talks NIP-04 to a wallet that announces only NIP-04", async () => {
     const legacy = await startNwcWalletService({ relayUrl: relay.url, encryption: "nip04" })
     try {

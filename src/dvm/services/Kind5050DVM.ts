@@ -222,13 +222,16 @@ function makeKind5050DVM() {
         const content = job.encryption ? encryptFor(job.encryption, keys.secretKey, job.customer, generation.text) : generation.text
         yield* sign(keys, resultEvent(job, content, invoice, config.relays[0])).pipe(
           Effect.flatMap((result) =>
-            // The same signed result is retried, so a customer never sees two different results.
+            // One attempt runs to its end even when going offline interrupts the job: once a relay
+            // may have the result, the job is recorded a success, never failed after the fact. The
+            // same signed result is retried, so a customer never sees two different results.
             publishSigned(result, `result for ${job.id.slice(0, 8)}`, secureRelays(job.replyRelays)).pipe(
+              Effect.andThen(store.record({ id: job.id, status: "success" })),
+              Effect.uninterruptible,
               Effect.retry(RESULT_RETRY)
             )),
           Effect.mapError((e) => new JobFailure(`the result could not be delivered: ${e.message}`))
         )
-        yield* store.record({ id: job.id, status: "success" })
         yield* sendFeedback(keys, job, "success", invoice.bolt11 ? { invoice } : {})
         yield* Effect.logInfo(
           `Job ${job.id.slice(0, 8)} done: ${generation.model}, ${generation.promptTokens}+${generation.completionTokens} tokens, ${price} sats`
@@ -242,16 +245,25 @@ function makeKind5050DVM() {
         yield* Effect.logWarning(`Job ${request.id.slice(0, 8)} failed: ${reason}`)
       })
 
-    /** Ends a job whose fiber was interrupted: cancelled by its customer, or cut off by going offline. */
+    /**
+     * Ends a job whose fiber was interrupted: cancelled by its customer, or cut off by going offline.
+     * A job already recorded as ended (its result delivered, say, with only the success feedback
+     * still on its way) keeps that ending: it is not turned into an error after the fact.
+     */
     const interrupted = (keys: Keys, request: RequestRef) =>
-      cancelled.delete(request.id)
-        ? store.record({ id: request.id, status: "error", error: "cancelled by the customer" }).pipe(
-          Effect.andThen(Effect.logInfo(`Job ${request.id.slice(0, 8)} cancelled by the customer`))
-        )
-        : failJob(keys, request, "the provider went offline before the job finished").pipe(
+      Effect.gen(function*() {
+        const byCustomer = cancelled.delete(request.id)
+        const status = (yield* store.get(request.id))?.status
+        if (status === "success" || status === "error") return
+        if (byCustomer) {
+          yield* store.record({ id: request.id, status: "error", error: "cancelled by the customer" })
+          return yield* Effect.logInfo(`Job ${request.id.slice(0, 8)} cancelled by the customer`)
+        }
+        yield* failJob(keys, request, "the provider went offline before the job finished").pipe(
           Effect.timeout(OFFLINE_PUBLISH_TIMEOUT_MS),
           Effect.ignore
         )
+      })
 
     /** One request, start to end. Never fails: every failure becomes error feedback. */
     const handleRequest = (keys: Keys, event: NostrEvent) =>

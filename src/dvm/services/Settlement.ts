@@ -2,7 +2,7 @@
  * Verified settlement: an invoice counts as paid only when the wallet says so. Open invoices are
  * re-checked when the wallet hears of incoming funds, and polled as a backup (often while young,
  * slowly after); each ends paid or expired in the JobStore, once. Invoices left open by a restart
- * are picked up again by `resume`.
+ * are picked up again by `resume`, whatever became of their job: sats that arrived are counted.
  */
 import { Context, Deferred, Effect, Layer, Stream } from "effect"
 import { JobStore } from "./JobStore"
@@ -47,9 +47,14 @@ function makeSettlement() {
         open.delete(entry.jobId)
         yield* store.record(outcome === "paid" ? { id: entry.jobId, payment: "paid", paidAt: Date.now() } : { id: entry.jobId, payment: "expired" })
         for (const waiter of entry.waiters) yield* Deferred.succeed(waiter, outcome)
-        yield* Effect.logInfo(outcome === "paid"
-          ? `Job ${entry.jobId.slice(0, 8)} paid: ${entry.invoice.amountSats} sats`
-          : `Job ${entry.jobId.slice(0, 8)}: invoice expired unpaid`)
+        if (outcome === "expired") return yield* Effect.logInfo(`Job ${entry.jobId.slice(0, 8)}: invoice expired unpaid`)
+        const job = yield* store.get(entry.jobId)
+        yield* job?.status === "success" || entry.waiters.length > 0
+          ? Effect.logInfo(`Job ${entry.jobId.slice(0, 8)} paid: ${entry.invoice.amountSats} sats`)
+          : Effect.logWarning(
+            `Job ${entry.jobId.slice(0, 8)} paid ${entry.invoice.amountSats} sats but did not finish (${job?.error ?? "no result"}); ` +
+              `customer ${job?.customer ?? "unknown"} may ask for a refund`
+          )
       })
 
     const check = (entry: Open) =>
@@ -86,20 +91,23 @@ function makeSettlement() {
     const awaitOutcome = (jobId: string, invoice: IssuedInvoice) =>
       Effect.gen(function*() {
         const waiter = yield* Deferred.make<Settled>()
-        add(jobId, invoice).waiters.push(waiter)
-        return yield* Deferred.await(waiter)
-      }).pipe(
-        // A job abandoned before payment (cancelled, going offline) must not earn if paid later.
-        Effect.onInterrupt(() => Effect.sync(() => open.delete(jobId)))
-      )
+        const entry = add(jobId, invoice)
+        entry.waiters.push(waiter)
+        // A job abandoned before payment (cancelled, going offline) stops waiting, but its invoice
+        // is still watched: if the customer pays anyway, those sats are in the wallet and counted.
+        return yield* Deferred.await(waiter).pipe(
+          Effect.onInterrupt(() => Effect.sync(() => entry.waiters.splice(entry.waiters.indexOf(waiter), 1)))
+        )
+      })
 
     const resume = Effect.gen(function*() {
       for (const job of yield* store.unsettled) {
-        // Only delivered work is billed: a prepaid job that never ran is not watched again.
-        if (job.status !== "success") continue
         if (!job.invoiceId || !job.bolt11 || job.invoiceExpiresAt === undefined) continue
-        // Checked at once: a payment may have arrived while we were down.
-        add(job.id, { id: job.invoiceId, bolt11: job.bolt11, amountSats: job.priceSats ?? 0, expiresAt: job.invoiceExpiresAt }, 0).lastChecked = 0
+        // Every invoice a customer may hold is watched: sats that arrive are counted, even for a job
+        // that did not end well (a result cut off mid-delivery, a prepaid job a crash stopped), so
+        // the earnings figure always matches the wallet. Checked at once and then as if new, since
+        // a payment may have arrived while we were down or may be on its way.
+        add(job.id, { id: job.invoiceId, bolt11: job.bolt11, amountSats: job.priceSats ?? 0, expiresAt: job.invoiceExpiresAt }).lastChecked = 0
       }
     })
 
