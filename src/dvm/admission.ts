@@ -38,23 +38,16 @@ export class Admission {
     return this.inFlight
   }
 
-  admit(customer: string, nowMs: number): AdmissionDecision {
-    if (nowMs - this.lastSweep >= WINDOW_MS) this.sweep(nowMs)
+  /**
+   * Admits a job for `customer`. With `queue: false` (a pay-first job about to wait for payment) it
+   * passes the same checks but takes no place among the running and queued jobs yet: `enqueue`
+   * takes it once the job is paid, so unpaid invoices never keep paying customers out.
+   */
+  admit(customer: string, nowMs: number, options: { readonly queue?: boolean } = {}): AdmissionDecision {
+    const refused = this.refusal(customer, nowMs)
+    if (refused) return refused
     const limits = this.limits
-    if (limits.deny.includes(customer) || (limits.allow.length > 0 && !limits.allow.includes(customer))) {
-      return { _tag: "Refused", reason: "this provider does not serve your key" }
-    }
     const entry = this.perCustomer.get(customer) ?? { inFlight: 0, recent: [] }
-    entry.recent = entry.recent.filter((t) => nowMs - t < WINDOW_MS)
-    if (entry.recent.length >= limits.perCustomerPerMinute) {
-      const retryAfterSeconds = Math.max(1, Math.ceil((WINDOW_MS - (nowMs - (entry.recent[0] as number))) / 1000))
-      this.keep(customer, entry)
-      return {
-        _tag: "Refused",
-        reason: `rate limited: at most ${limits.perCustomerPerMinute} jobs per minute per customer; try again in ${retryAfterSeconds} s`,
-        retryAfterSeconds
-      }
-    }
     if (entry.inFlight >= limits.perCustomerInFlight) {
       this.keep(customer, entry)
       return {
@@ -71,16 +64,56 @@ export class Admission {
     entry.inFlight++
     entry.recent.push(nowMs)
     this.perCustomer.set(customer, entry)
-    this.inFlight++
-    return { _tag: "Admitted", queuePosition: this.inFlight > limits.maxRunning ? queued + 1 : 0 }
+    return { _tag: "Admitted", queuePosition: options.queue === false ? 0 : this.enqueue() }
   }
 
-  release(customer: string): void {
-    this.inFlight = Math.max(0, this.inFlight - 1)
+  /** Takes a place among the running and queued jobs; returns the jobs ahead of it (0 = runs now). */
+  enqueue(): number {
+    this.inFlight++
+    return Math.max(0, this.inFlight - this.limits.maxRunning)
+  }
+
+  /**
+   * Screens a request that will only be answered with an error (it is malformed): the allow and
+   * deny lists and the per-minute rate apply, so a flood of bad requests cannot make us sign and
+   * publish without limit. Takes no place in flight.
+   */
+  screen(customer: string, nowMs: number): AdmissionDecision {
+    const refused = this.refusal(customer, nowMs)
+    if (refused) return refused
+    const entry = this.perCustomer.get(customer) ?? { inFlight: 0, recent: [] }
+    entry.recent.push(nowMs)
+    this.perCustomer.set(customer, entry)
+    return { _tag: "Admitted", queuePosition: 0 }
+  }
+
+  /** Releases an admitted job; `queued: false` when it never took its place (an unpaid pay-first job). */
+  release(customer: string, options: { readonly queued?: boolean } = {}): void {
+    if (options.queued !== false) this.inFlight = Math.max(0, this.inFlight - 1)
     const entry = this.perCustomer.get(customer)
     if (!entry) return
     entry.inFlight = Math.max(0, entry.inFlight - 1)
     this.keep(customer, entry)
+  }
+
+  /** The allow and deny lists, and the per-minute rate. */
+  private refusal(customer: string, nowMs: number): AdmissionDecision | undefined {
+    if (nowMs - this.lastSweep >= WINDOW_MS) this.sweep(nowMs)
+    const limits = this.limits
+    if (limits.deny.includes(customer) || (limits.allow.length > 0 && !limits.allow.includes(customer))) {
+      return { _tag: "Refused", reason: "this provider does not serve your key" }
+    }
+    const entry = this.perCustomer.get(customer)
+    if (!entry) return undefined
+    entry.recent = entry.recent.filter((t) => nowMs - t < WINDOW_MS)
+    if (entry.recent.length < limits.perCustomerPerMinute) return undefined
+    const retryAfterSeconds = Math.max(1, Math.ceil((WINDOW_MS - (nowMs - (entry.recent[0] as number))) / 1000))
+    this.keep(customer, entry)
+    return {
+      _tag: "Refused",
+      reason: `rate limited: at most ${limits.perCustomerPerMinute} jobs per minute per customer; try again in ${retryAfterSeconds} s`,
+      retryAfterSeconds
+    }
   }
 
   /** Forgets customers with nothing in flight and nothing in the window, so memory stays flat. */

@@ -73,5 +73,7 @@ describe("going offline while a result is being delivered", function() {
     assert.equal(record?.status, "success", `recorded ${record?.status}: ${record?.error ?? ""}`)
     await new Promise((r) => setTimeout(r, 300)) // room for a wrongly sent error feedback to arrive
     assert.deepEqual(replies.feedback.map(statusOf).filter((s) => s === "error"), [])
+    const withdrawals = await customer.pool.querySync([fast.url], { kinds: [5], authors: [provider.pubkey] })
+    assert.equal(withdrawals.length, 1, "the announcement was withdrawn while the delivery was still under way")
   })
 })

@@ -127,6 +127,28 @@ describe("payments over Nostr Wallet Connect", function() {
     assert.equal((await p.jobRecord(job.id))?.payment, "paid")
   })
 
+  it("pay-first: jobs waiting for payment hold no place in the queue, so unpaid invoices cannot make the provider busy", async () => {
+    await online({ "payment.mode": "pay-first", "limits.maxQueuedJobs": 1 })
+    const strangers = [new Customer([relay.url]), new Customer([relay.url]), new Customer([relay.url])]
+    try {
+      await Promise.all(strangers.map((c) => c.listen()))
+      const unpaid = await Promise.all(strangers.map((c) =>
+        c.publish(c.buildJob({ prompt: "never paid", tags: [["p", (provider as TestProvider).pubkey]] }))))
+      await waitFor(() => strangers.every((c, i) => c.repliesFor((unpaid[i] as Event).id).feedback.length > 0), 15_000, "the strangers' answers")
+      assert.deepEqual(strangers.map((c, i) => c.repliesFor((unpaid[i] as Event).id).feedback.map(statusOf)), [["payment-required"], ["payment-required"], ["payment-required"]])
+      const job = await jobFor("I will pay")
+      await waitFor(() => customer.repliesFor(job.id).feedback.length > 0, 15_000, "an answer")
+      assert.deepEqual(customer.repliesFor(job.id).feedback.map(statusOf), ["payment-required"], "not busy")
+      const required = customer.repliesFor(job.id).feedback[0] as Event
+      nwc.settle(tag(required, "amount")?.[2] as string)
+      await waitFor(() => settled(job.id), 15_000, "result after payment")
+      assert.equal(customer.repliesFor(job.id).results.length, 1)
+      assert.equal(ollama.requests.length, 1, "only the paid job ran")
+    } finally {
+      for (const c of strangers) c.close()
+    }
+  })
+
   it("pay-first: an invoice left unpaid until it expires ends in error feedback, and no work is done", async () => {
     await online({ "payment.mode": "pay-first" })
     const job = await jobFor("never paid")

@@ -72,4 +72,28 @@ describe("admission", () => {
     assert.equal(a.trackedCustomers, 1)
     assert.equal(a.size, 1)
   })
+
+  it("lets pay-first jobs wait for payment without a place in the queue, and queues them once paid", () => {
+    const a = new Admission(limits({ maxQueued: 1 }))
+    for (const c of ["p1", "p2", "p3", "p4"]) assert.deepEqual(a.admit(c, 0, { queue: false }), { _tag: "Admitted", queuePosition: 0 })
+    assert.equal(a.size, 0, "unpaid jobs hold no place")
+    assert.deepEqual(a.admit("payer", 0), { _tag: "Admitted", queuePosition: 0 }, "a customer who pays at once still runs")
+    assert.equal(a.enqueue(), 1, "a paid job goes behind the running one")
+    refused(a.admit("late", 0)) // running 1 + queued 1: full
+    a.release("p1", { queued: false }) // an unpaid job ending frees nothing in the queue
+    refused(a.admit("late", 0))
+    a.release("payer")
+    assert.deepEqual(a.admit("late", 0), { _tag: "Admitted", queuePosition: 1 })
+  })
+
+  it("screens malformed requests by the deny list and the per-minute rate, without a place in flight", () => {
+    const a = new Admission(limits({ perCustomerPerMinute: 2, deny: ["mallory"] }))
+    assert.match(refused(a.screen("mallory", 0)).reason, /does not serve your key/)
+    assert.equal(a.screen("bob", 0)._tag, "Admitted")
+    assert.equal(a.screen("bob", 1)._tag, "Admitted")
+    assert.match(refused(a.screen("bob", 2)).reason, /at most 2 jobs per minute/)
+    assert.match(refused(a.admit("bob", 3)).reason, /at most 2 jobs per minute/, "bad requests count toward the rate")
+    assert.equal(a.size, 0)
+    assert.equal(a.screen("bob", 60_001)._tag, "Admitted", "the window moves on")
+  })
 })

@@ -67,6 +67,8 @@ export const RECENT_REQUEST_WINDOW_S = 120
 const MODELS_CACHE_MS = 30_000
 /** Going offline waits this long for the deletion of our announcement to be acknowledged. */
 const OFFLINE_PUBLISH_TIMEOUT_MS = 3000
+/** Deleted request ids remembered, oldest forgotten first. */
+const WITHDRAWN_LIMIT = 10_000
 
 interface Online {
   readonly scope: Scope.Closeable
@@ -100,6 +102,8 @@ function makeKind5050DVM() {
     /** Jobs admitted and not ended: id → customer (only the customer may cancel). */
     const activeJobs = new Map<string, string>()
     const cancelled = new Set<string>()
+    /** Request ids deleted by their author (kind 5) lately: a job not started yet is then never run. */
+    const withdrawn = new Map<string, string>()
 
     const setStatus = (patch: Partial<DvmStatus>) => SubscriptionRef.update(status, (s) => ({ ...s, ...patch }))
     /** The status shows how many jobs are in `activeJobs`, read from the map itself. */
@@ -179,7 +183,11 @@ function makeKind5050DVM() {
         return issued
       })
 
-    const runJob = (keys: Keys, job: JobRequest) =>
+    const reportQueued = (keys: Keys, request: RequestRef, position: number) =>
+      position > 0 ? sendFeedback(keys, request, "processing", { extra: `queued: position ${position}, waiting for Ollama` }) : Effect.void
+
+    /** `slot.queued` says whether the job holds its place in the admission queue (taken here once a pay-first job is paid). */
+    const runJob = (keys: Keys, job: JobRequest, slot: { queued: boolean }) =>
       Effect.gen(function*() {
         const config = yield* settings.current
         const mode = config["payment.mode"]
@@ -197,6 +205,10 @@ function makeKind5050DVM() {
           const outcome = yield* settlement.awaitOutcome(job.id, issued)
           if (outcome === "expired") return yield* Effect.fail(new JobFailure("the invoice expired unpaid; no work was done"))
           prepaidSats = quote.worstSats
+          if (!slot.queued) {
+            slot.queued = true
+            yield* reportQueued(keys, job, admission.enqueue())
+          }
         }
 
         yield* store.record({ id: job.id, status: "processing" })
@@ -284,6 +296,14 @@ function makeKind5050DVM() {
         if (parsed._tag === "Ignored") {
           return yield* Effect.logDebug(`Request ${event.id.slice(0, 8)} ignored: ${parsed.reason}`)
         }
+        if (parsed._tag === "Invalid") {
+          // Answering costs a signature, a publish and a line in the history: a key over its limits
+          // (or denied) has had its answers this minute and gets no more.
+          const screened = admission.screen(event.pubkey, Date.now())
+          if (screened._tag === "Refused") {
+            return yield* Effect.logDebug(`Malformed request ${event.id.slice(0, 8)} dropped: ${screened.reason}`)
+          }
+        }
         yield* store.record({
           id: event.id,
           customer: event.pubkey,
@@ -295,15 +315,20 @@ function makeKind5050DVM() {
         })
         const request = refOf(event)
         if (parsed._tag === "Invalid") return yield* failJob(keys, request, parsed.reason)
-        const admitted = admission.admit(event.pubkey, Date.now())
+        // A pay-first job waits for payment outside the queue, and takes its place once paid.
+        const slot = { queued: config["payment.mode"] !== "pay-first" }
+        const admitted = admission.admit(event.pubkey, Date.now(), { queue: slot.queued })
         if (admitted._tag === "Refused") return yield* failJob(keys, request, admitted.reason)
         activeJobs.set(event.id, event.pubkey)
         yield* showActiveJobs
         yield* Effect.gen(function*() {
-          if (admitted.queuePosition > 0) {
-            yield* sendFeedback(keys, request, "processing", { extra: `queued: ${admitted.queuePosition} ahead of this job` })
+          if (withdrawn.get(event.id) === event.pubkey) {
+            // Its customer deleted it before we got to it (seen while catching up on going online).
+            cancelled.add(event.id)
+            return yield* Effect.interrupt
           }
-          yield* runJob(keys, parsed.job)
+          yield* reportQueued(keys, request, admitted.queuePosition)
+          yield* runJob(keys, parsed.job, slot)
         }).pipe(
           Effect.catchCause((cause) => {
             if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
@@ -315,7 +340,7 @@ function makeKind5050DVM() {
           Effect.ensuring(Effect.andThen(
             Effect.sync(() => {
               activeJobs.delete(event.id)
-              admission.release(event.pubkey)
+              admission.release(event.pubkey, slot)
             }),
             showActiveJobs
           ))
@@ -329,6 +354,8 @@ function makeKind5050DVM() {
     const cancelJobs = (jobs: FiberMap.FiberMap<string>, deletion: NostrEvent) =>
       Effect.gen(function*() {
         for (const id of tagValues(deletion.tags, "e")) {
+          withdrawn.set(id, deletion.pubkey)
+          if (withdrawn.size > WITHDRAWN_LIMIT) withdrawn.delete(withdrawn.keys().next().value as string)
           if (activeJobs.get(id) !== deletion.pubkey) continue
           cancelled.add(id)
           yield* FiberMap.remove(jobs, id)
@@ -389,6 +416,8 @@ function makeKind5050DVM() {
       const notReady = yield* readiness
       if (notReady) return yield* new GoOnlineError({ message: `Cannot go online: ${notReady}` })
       yield* lock.acquire
+      // Read before the subscription starts: requests it replays are this session's, not cut off.
+      const cutOff = yield* store.unfinished
       const keys = yield* identity.keys.pipe(Effect.mapError((e) => new GoOnlineError({ message: `Cannot go online: ${e.message}` })))
       const config = yield* settings.current
       yield* permits.resize(config.maxConcurrentJobs)
@@ -404,7 +433,8 @@ function makeKind5050DVM() {
         Stream.runForEach((event) => FiberMap.run(jobs, event.id, handleRequest(keys, event), { onlyIfMissing: true })),
         Effect.forkIn(scope)
       )
-      yield* nostr.subscribe({ kinds: [DELETION_KIND], since: nowSeconds() }).pipe(
+      // Deletions from the same window as the requests, so one made before we came online is honoured.
+      yield* nostr.subscribe({ kinds: [DELETION_KIND], since }).pipe(
         Stream.runForEach((deletion) => cancelJobs(jobs, deletion)),
         Effect.forkIn(scope)
       )
@@ -416,7 +446,7 @@ function makeKind5050DVM() {
       yield* announce(state)
       yield* settlement.resume
       // Jobs a crash cut off (the history says they started but never ended) get an answer now.
-      for (const job of yield* store.unfinished) {
+      for (const job of cutOff) {
         const unpaid = job.payment === "unpaid" ? " (do not pay its earlier invoice)" : ""
         yield* failJob(keys, { id: job.id, customer: job.customer }, `the provider stopped before finishing this job; please send it again${unpaid}`)
       }
@@ -429,12 +459,16 @@ function makeKind5050DVM() {
       if (!state) return
       online = undefined
       yield* setStatus({ state: "going-offline" })
-      // Closing the scope interrupts the subscription and every job (each sends its own error feedback).
-      yield* Scope.close(state.scope, Exit.void)
-      yield* publishLogged(state.keys, handlerDeletionEvent(state.keys.pubkey, state.announcementId), "withdrawal").pipe(
-        Effect.timeout(OFFLINE_PUBLISH_TIMEOUT_MS),
-        Effect.catch((e) => Effect.logWarning(`Withdrawal of the announcement not confirmed: ${String((e as { message?: string }).message ?? e)}`))
-      )
+      // The announcement is withdrawn while the jobs wind down, so a slow relay or a result still
+      // being delivered cannot push it past a host's exit deadline. Closing the scope interrupts the
+      // subscription and every job (each sends its own error feedback).
+      yield* Effect.all([
+        Scope.close(state.scope, Exit.void),
+        publishLogged(state.keys, handlerDeletionEvent(state.keys.pubkey, state.announcementId), "withdrawal").pipe(
+          Effect.timeout(OFFLINE_PUBLISH_TIMEOUT_MS),
+          Effect.catch((e) => Effect.logWarning(`Withdrawal of the announcement not confirmed: ${String((e as { message?: string }).message ?? e)}`))
+        )
+      ], { concurrency: "unbounded", discard: true })
       yield* nostr.setRelays([])
       yield* lock.release
       yield* setStatus({ state: "offline", onlineSince: undefined, activeJobs: 0 })
