@@ -58,34 +58,75 @@ export class JobStore extends Context.Service<JobStore, {
 }
 
 export const JOBS_FILE = "jobs.jsonl"
-/** Only this many records stay in memory; the file keeps them all. */
+/**
+ * Only this many records stay in memory; the file keeps them all. Jobs still running or with an
+ * invoice open are never dropped, and earnings are counted as records change, so neither the
+ * outcome of a job nor a sat depends on its record still being in memory.
+ */
 const MEMORY_LIMIT = 10_000
 
-const startOfToday = () => {
-  const d = new Date()
+const dayOf = (ms: number) => {
+  const d = new Date(ms)
   d.setHours(0, 0, 0, 0)
   return d.getTime()
 }
+
+/** A record that must stay in memory: its job may still end, or its invoice be paid. */
+const pinned = (job: JobRecord) => job.status === "received" || job.status === "processing" || job.payment === "unpaid"
 
 function makeJobStore(dataDir: string | undefined) {
   return Effect.gen(function*() {
     const jobs = new Map<string, JobRecord>()
     const file = dataDir ? path.join(dataDir, JOBS_FILE) : undefined
     const changes = yield* PubSub.unbounded<JobRecord>()
+    let satsEarnedTotal = 0
+    /** Per local day (its midnight, ms): jobs that succeeded (by receipt) and sats paid (by payment). */
+    const days = new Map<number, { jobs: number; sats: number }>()
+    const day = (ms: number) => {
+      const key = dayOf(ms)
+      let entry = days.get(key)
+      if (!entry) {
+        entry = { jobs: 0, sats: 0 }
+        days.set(key, entry)
+        if (days.size > 7) days.delete(Math.min(...days.keys()))
+      }
+      return entry
+    }
+
+    const count = (previous: JobRecord | undefined, next: JobRecord) => {
+      if (next.status === "success" && previous?.status !== "success" && next.receivedAt !== undefined) day(next.receivedAt).jobs++
+      if (next.payment === "paid" && previous?.payment !== "paid") {
+        satsEarnedTotal += next.priceSats ?? 0
+        day(next.paidAt ?? next.updatedAt).sats += next.priceSats ?? 0
+      }
+    }
+
+    const evictOne = () => {
+      for (const [id, job] of jobs) {
+        if (pinned(job)) continue
+        jobs.delete(id)
+        return
+      }
+    }
 
     const apply = (update: JobUpdate): JobRecord => {
       const previous = jobs.get(update.id)
       const next = { ...previous, ...update } as JobRecord
       jobs.delete(update.id) // re-insert so the map stays in update order
       jobs.set(update.id, next)
-      if (jobs.size > MEMORY_LIMIT) jobs.delete(jobs.keys().next().value as string)
+      count(previous, next)
+      if (jobs.size > MEMORY_LIMIT) evictOne()
       return next
     }
 
     if (file) {
       fs.mkdirSync(path.dirname(file), { recursive: true })
       if (fs.existsSync(file)) {
-        for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+        const text = fs.readFileSync(file, "utf8")
+        // A crash mid-append can leave a last line without its newline: end it, so the next record
+        // starts a line of its own instead of being glued to the torn one and lost with it.
+        if (text.length > 0 && !text.endsWith("\n")) fs.appendFileSync(file, "\n")
+        for (const line of text.split("\n")) {
           if (line.trim() === "") continue
           try {
             apply(JSON.parse(line) as JobUpdate)
@@ -115,17 +156,8 @@ function makeJobStore(dataDir: string | undefined) {
       unfinished: Effect.sync(() => all().filter((j) => j.status === "received" || j.status === "processing")),
       unsettled: Effect.sync(() => all().filter((j) => j.payment === "unpaid")),
       earnings: Effect.sync(() => {
-        const today = startOfToday()
-        let jobsToday = 0
-        let satsEarnedToday = 0
-        let satsEarnedTotal = 0
-        for (const job of jobs.values()) {
-          if (job.receivedAt >= today && job.status === "success") jobsToday++
-          if (job.payment !== "paid") continue
-          satsEarnedTotal += job.priceSats ?? 0
-          if ((job.paidAt ?? job.updatedAt) >= today) satsEarnedToday += job.priceSats ?? 0
-        }
-        return { jobsToday, satsEarnedToday, satsEarnedTotal }
+        const today = days.get(dayOf(Date.now()))
+        return { jobsToday: today?.jobs ?? 0, satsEarnedToday: today?.sats ?? 0, satsEarnedTotal }
       }),
       changes: Stream.fromPubSub(changes)
     })
