@@ -1,7 +1,7 @@
 /**
  * Nostr relays: one connection per relay, each kept alive by its own fiber (reconnect with backoff,
  * resubscribe from the last event seen), subscriptions deduplicated by event id across relays, and
- * publishing that reports each relay's OK or failure.
+ * publishing that reports each relay's OK or failure without letting a dead or slow relay hold it up.
  */
 import { Context, Effect, FiberMap, Layer, Queue, Stream, SubscriptionRef } from "effect"
 import { AbstractRelay } from "nostr-tools/abstract-relay"
@@ -39,6 +39,12 @@ export class Nostr extends Context.Service<Nostr, {
 
 /** How long a publish waits for a relay's OK, and a connection attempt for the socket to open. */
 export const RELAY_TIMEOUT_MS = 8000
+/**
+ * Once one relay has accepted an event, how much longer a publish waits for the others. A relay still
+ * silent then is reported failed (its attempt goes on in the background), so a dead or hung relay
+ * costs each result and feedback at most this, not RELAY_TIMEOUT_MS.
+ */
+export const PUBLISH_GRACE_MS = 1000
 const MAX_BACKOFF_MS = 30_000
 /** Resubscribing after a reconnect asks for a little before the last event seen, for clock skew. */
 const RESUBSCRIBE_OVERLAP_S = 60
@@ -57,6 +63,43 @@ const reasonOf = (cause: unknown): string => {
   return text.slice(0, 200)
 }
 
+/**
+ * Waits until every attempt has settled, or until PUBLISH_GRACE_MS after the first one succeeded,
+ * whichever comes first. Attempts still pending then are `undefined`; they run on in the background
+ * with their outcome handled here, so they never become unhandled rejections.
+ */
+const settleWithGrace = <A>(attempts: ReadonlyArray<Promise<A>>) =>
+  Effect.callback<Array<PromiseSettledResult<A> | undefined>>((resume) => {
+    const results = new Array<PromiseSettledResult<A> | undefined>(attempts.length).fill(undefined)
+    let remaining = attempts.length
+    let grace: ReturnType<typeof setTimeout> | undefined
+    let done = false
+    const finish = () => {
+      if (done) return
+      done = true
+      clearTimeout(grace)
+      resume(Effect.succeed([...results]))
+    }
+    if (remaining === 0) finish()
+    attempts.forEach((attempt, i) => {
+      attempt.then(
+        (value) => {
+          results[i] = { status: "fulfilled", value }
+          if (grace === undefined && !done) grace = setTimeout(finish, PUBLISH_GRACE_MS)
+        },
+        (reason: unknown) => {
+          results[i] = { status: "rejected", reason }
+        }
+      ).finally(() => {
+        if (--remaining === 0) finish()
+      })
+    })
+    return Effect.sync(() => {
+      done = true
+      clearTimeout(grace)
+    })
+  })
+
 function makeNostr() {
   return Effect.gen(function*() {
     const relayStates = yield* SubscriptionRef.make<ReadonlyArray<RelayState>>([])
@@ -65,6 +108,8 @@ function makeNostr() {
     const seenIds = new Set<string>()
     /** Publishes waiting for a relay that is still connecting. */
     const connectWaiters = new Map<string, Set<() => void>>()
+    /** Relays whose last connection attempt failed: in backoff, a publish does not wait for them. */
+    const lastAttemptFailed = new Set<string>()
     const supervisors = yield* FiberMap.make<string>()
     let wanted: ReadonlyArray<string> = []
 
@@ -75,8 +120,10 @@ function makeNostr() {
           : states)
 
     const deliver = (listener: Listener, event: NostrEvent) => {
-      if (listener.lastCreatedAt === undefined || event.created_at > listener.lastCreatedAt) {
-        listener.lastCreatedAt = event.created_at
+      // Capped at now: one event dated in the future must not make a resubscribe skip what comes next.
+      const createdAt = Math.min(event.created_at, Math.floor(Date.now() / 1000))
+      if (listener.lastCreatedAt === undefined || createdAt > listener.lastCreatedAt) {
+        listener.lastCreatedAt = createdAt
       }
       if (seenIds.has(event.id)) return
       seenIds.add(event.id)
@@ -118,6 +165,7 @@ function makeNostr() {
           }).pipe(Effect.result)
           if (connected._tag === "Success") {
             attempt = 0
+            lastAttemptFailed.delete(url)
             connections.set(url, relay)
             yield* setState({ url, status: "connected" })
             for (const wake of connectWaiters.get(url) ?? []) wake()
@@ -129,6 +177,9 @@ function makeNostr() {
             yield* setState({ url, status: "disconnected", lastError: "connection lost" })
           } else {
             relay.close()
+            lastAttemptFailed.add(url)
+            // Publishes waiting for this relay give up now rather than at their timeout.
+            for (const wake of connectWaiters.get(url) ?? []) wake()
             yield* setState({ url, status: "disconnected", lastError: connected.failure })
           }
           const backoff = Math.min(MAX_BACKOFF_MS, 500 * 2 ** attempt)
@@ -138,6 +189,7 @@ function makeNostr() {
       }).pipe(Effect.ensuring(Effect.sync(() => {
         connections.get(url)?.close()
         connections.delete(url)
+        lastAttemptFailed.delete(url)
       })))
 
     const setRelays = (urls: ReadonlyArray<string>) =>
@@ -174,6 +226,9 @@ function makeNostr() {
     const connectedRelay = (url: string): Promise<AbstractRelay | undefined> => {
       const connection = connections.get(url)
       if (connection) return Promise.resolve(connection)
+      // In backoff after a failed attempt: not worth waiting for. A first connection (a relay just
+      // added, as when going online) or a reconnect after a lost connection is waited for.
+      if (lastAttemptFailed.has(url)) return Promise.resolve(undefined)
       return new Promise((resolve) => {
         const waiters = connectWaiters.get(url) ?? new Set()
         connectWaiters.set(url, waiters)
@@ -210,12 +265,14 @@ function makeNostr() {
     const publish = (event: NostrEvent, extraRelays: ReadonlyArray<string> = []) =>
       Effect.gen(function*() {
         const targets = [...new Set([...wanted, ...extraRelays.map(normalize)])]
-        const settled = yield* Effect.promise(() => Promise.allSettled(targets.map((url) => publishTo(url, event))))
+        const settled = yield* settleWithGrace(targets.map((url) => publishTo(url, event)))
         const accepted: Array<string> = []
         const failed: Array<{ url: string; reason: string }> = []
         settled.forEach((outcome, i) => {
           const url = targets[i] as string
-          if (outcome.status === "fulfilled") accepted.push(url)
+          if (outcome === undefined) {
+            failed.push({ url, reason: `no OK within the grace (${PUBLISH_GRACE_MS} ms) after another relay accepted` })
+          } else if (outcome.status === "fulfilled") accepted.push(url)
           else failed.push({ url, reason: reasonOf(outcome.reason) })
         })
         if (accepted.length === 0) {
