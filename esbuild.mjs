@@ -17,7 +17,9 @@ const common = {
 }
 
 await Promise.all([
-  esbuild.build({ ...common, entryPoints: { extension: "src/extension.ts", cli: "src/cli.ts" }, outdir: "dist" }),
+  esbuild.build({ ...common, entryPoints: { extension: "src/extension.ts" }, outdir: "dist" }),
+  // The CLI is package.json's `bin`: runnable as a command, not only as `node dist/cli.js`.
+  esbuild.build({ ...common, entryPoints: { cli: "src/cli.ts" }, outdir: "dist", banner: { js: "#!/usr/bin/env node" } }),
   esbuild.build({
     ...common,
     entryPoints: { sparkSdk: "src/dvm/services/sparkSdk.ts" },

@@ -9,6 +9,7 @@ import * as path from "node:path"
 import { Effect, Layer, Logger, ManagedRuntime, Result } from "effect"
 import { decodeQualifiedConfig } from "./dvm/config"
 import { providerLayer } from "./dvm/providerLayer"
+import { parseMnemonic } from "./dvm/mnemonic"
 import { parseSecretKey } from "./dvm/protocol/identity"
 import { useWasmSignatures } from "./dvm/protocol/signing"
 import { Kind5050DVM } from "./dvm/services/Kind5050DVM"
@@ -20,7 +21,8 @@ const USAGE = `Usage: sell-compute --config FILE.json [--data-dir DIR]
 
 FILE.json is an object keyed by setting id, e.g. {"sellCompute.relays": ["wss://nos.lol"]}.
 Secrets come from the environment: ${SECRET_ENV.nostrSecretKey} (hex or nsec; generated and kept
-in the data dir when unset) and ${SECRET_ENV.sparkMnemonic}.`
+in the data dir when unset), ${SECRET_ENV.sparkMnemonic} (wallet.backend "spark") and
+${SECRET_ENV.nwcUrl} (wallet.backend "nwc").`
 
 /** After a stop signal, exit even if going offline hangs. */
 const STOP_DEADLINE_MS = 4500
@@ -67,6 +69,12 @@ const main = async () => {
   if (givenKey && givenKey.trim() !== "") {
     const parsed = parseSecretKey(givenKey)
     if ("error" in parsed) fail(`${SECRET_ENV.nostrSecretKey} is not usable: ${parsed.error}`)
+  }
+  const givenMnemonic = process.env[SECRET_ENV.sparkMnemonic]
+  if (givenMnemonic && givenMnemonic.trim() !== "") {
+    // Checked here, so a typo is named at start and never reaches the SDK (whose errors may quote it).
+    const parsed = parseMnemonic(givenMnemonic)
+    if (typeof parsed !== "string") fail(`${SECRET_ENV.sparkMnemonic} is not usable: ${parsed.error}`)
   }
   fs.mkdirSync(dataDir, { recursive: true })
   await useWasmSignatures()

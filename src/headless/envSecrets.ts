@@ -6,6 +6,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Layer } from "effect"
+import { parseMnemonic } from "../dvm/mnemonic"
 import { type SecretName, Secrets } from "../dvm/services/Secrets"
 
 export const SECRET_ENV: Record<SecretName, string> = {
@@ -20,8 +21,14 @@ export const envSecretsLayer = (env: NodeJS.ProcessEnv, dataDir: string) =>
   Layer.sync(Secrets, () => {
     const keyFile = path.join(dataDir, GENERATED_KEY_FILE)
     const fromEnv = (name: SecretName) => {
-      const value = env[SECRET_ENV[name]]
-      return value && value.trim() !== "" ? value : undefined
+      const value = env[SECRET_ENV[name]]?.trim()
+      if (!value) return undefined
+      // The phrase as the wallet expects it: lower case, single spaces (cli.ts rejects an invalid one).
+      if (name === "sparkMnemonic") {
+        const phrase = parseMnemonic(value)
+        return typeof phrase === "string" ? phrase : value
+      }
+      return value
     }
     return Secrets.of({
       get: (name) =>

@@ -71,6 +71,53 @@ describe("headless host (dist/cli.js)", function() {
     assert.ok(!run.output().includes("nsec1notreallyakey"))
   })
 
+  it("exits non-zero with a reason, without echoing it, when the wallet phrase is malformed", async () => {
+    const file = writeConfig({ "sellCompute.relays": [relay.url] })
+    const phrase = "abandon ability able about above absent absorb abstract absurd abuse access accident"
+    const run = runCli(["--config", file, "--data-dir", dir], { SELL_COMPUTE_SPARK_MNEMONIC: phrase })
+    assert.notEqual(await run.exited, 0)
+    assert.match(run.output(), /SELL_COMPUTE_SPARK_MNEMONIC is not usable: not a valid BIP-39 phrase/)
+    assert.ok(!run.output().includes("abandon"), "no word of the phrase in the output")
+  })
+
+  it("runs as a command of its own (package.json bin)", async () => {
+    assert.ok(fs.readFileSync(CLI, "utf8").startsWith("#!/usr/bin/env node\n"))
+    fs.chmodSync(CLI, 0o755)
+    const child = spawn(CLI, ["--help"], { env: { PATH: process.env.PATH }, stdio: ["ignore", "pipe", "pipe"] })
+    let output = ""
+    child.stdout.on("data", (d) => (output += d))
+    assert.equal(await new Promise((resolve) => child.once("exit", resolve)), 0)
+    assert.match(output, /Usage: sell-compute --config FILE.json/)
+  })
+
+  it("on SIGINT mid-job, with one relay dead, tells the customer, withdraws its announcement and exits 0", async () => {
+    ollama.setMode("hang")
+    const secretKey = generateSecretKey()
+    const pubkey = getPublicKey(secretKey)
+    const file = writeConfig({
+      "sellCompute.relays": [relay.url, "ws://127.0.0.1:1"],
+      "sellCompute.ollama.host": ollama.url,
+      "sellCompute.payment.mode": "free"
+    })
+    const run = runCli(["--config", file, "--data-dir", dir], { SELL_COMPUTE_NOSTR_SECRET_KEY: bytesToHex(secretKey) })
+    const customer = new Customer([relay.url])
+    try {
+      await customer.listen()
+      await waitFor(() => run.output().includes("Online as"), 20_000, "online")
+      const job = await customer.publish(customer.buildJob({ prompt: "interrupted" }))
+      await waitFor(() => ollama.inFlight === 1, 10_000, "inference started")
+      run.child.kill("SIGINT")
+      assert.equal(await run.exited, 0)
+      assert.equal((await customer.pool.querySync([relay.url], { kinds: [5], authors: [pubkey] })).length, 1, "announcement withdrawn")
+      const statuses = customer.repliesFor(job.id).feedback.map(statusOf)
+      assert.equal(statuses.at(-1), "error", `feedback: ${statuses.join(", ")}`)
+    } finally {
+      ollama.setMode("ok")
+      customer.close()
+      run.child.kill("SIGKILL")
+    }
+  })
+
   it("goes online, serves a job, and on SIGTERM withdraws its announcement and exits 0", async () => {
     const secretKey = generateSecretKey()
     const pubkey = getPublicKey(secretKey)

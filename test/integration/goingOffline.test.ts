@@ -62,7 +62,8 @@ describe("going offline while a result is being delivered", function() {
   })
 
   it("keeps a job whose result already reached a relay a success: no error feedback after the result", async () => {
-    // A relay that stops answering: the provider's publish waits for its OK until the relay timeout.
+    // A relay that stops answering: after the other relay accepts, the provider still gives it a grace
+    // for its OK, so going offline right after the result arrives catches the job mid-delivery.
     stuck.kill("SIGSTOP")
     const job = await customer.publish(customer.buildJob({ prompt: "deliver me" }))
     const replies = customer.repliesFor(job.id)

@@ -172,3 +172,22 @@ describe("identity: generateKeys", () => {
     assert.equal(reparsed.npub, keys.npub)
   })
 })
+
+describe("identity service: the key generated on first use", () => {
+  it("is one key even when several callers ask for it at once, and it is the one stored", async () => {
+    const { Effect, Layer } = await import("effect")
+    const { Identity } = await import("../../src/dvm/services/Identity")
+    const { Secrets } = await import("../../src/dvm/services/Secrets")
+    const [npubs, stored] = await Effect.runPromise(Effect.gen(function*() {
+      const identity = yield* Identity
+      // A Secrets store that answers slowly, as VS Code's SecretStorage does (it is asynchronous).
+      const all = yield* Effect.all(Array.from({ length: 5 }, () => identity.keys), { concurrency: "unbounded" })
+      return [all.map((k) => k.npub), yield* (yield* Secrets).get("nostrSecretKey")] as const
+    }).pipe(Effect.provide(Identity.layer.pipe(Layer.provideMerge(Layer.effect(Secrets, Effect.gen(function*() {
+      const inner = yield* Secrets
+      return Secrets.of({ ...inner, get: (name) => Effect.andThen(Effect.sleep("5 millis"), inner.get(name)) })
+    }).pipe(Effect.provide(Secrets.inMemory()))))))))
+    assert.equal(new Set(npubs).size, 1, `one identity, got ${new Set(npubs).size}`)
+    assert.equal(keysFromSecret(parseSecretKey(stored as string) as Uint8Array).npub, npubs[0])
+  })
+})
