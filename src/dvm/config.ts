@@ -175,15 +175,15 @@ export const settings = {
   }),
   "limits.maxPromptChars": setting({
     schema: intBetween(100, 1_000_000),
-    default: 100_000,
-    description: "Longest prompt accepted, in characters.",
+    default: 16_000,
+    description: "Longest prompt accepted, in characters. The result repeats the prompt, and many relays refuse events over 64 KB.",
     json: { type: "integer", minimum: 100, maximum: 1000000 },
     scope: "application"
   }),
   "limits.maxEventBytes": setting({
     schema: intBetween(1024, 4_194_304),
-    default: 262_144,
-    description: "Largest job request accepted, in bytes of JSON.",
+    default: 24_576,
+    description: "Largest job request accepted, in bytes of JSON. The result carries the whole request, and many relays refuse events over 64 KB.",
     json: { type: "integer", minimum: 1024, maximum: 4194304 },
     scope: "application"
   }),

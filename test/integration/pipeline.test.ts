@@ -174,7 +174,8 @@ describe("job pipeline against a real relay and an Ollama API", function() {
       [customer.buildJob({}), /no prompt/],
       [customer.buildJob({ prompt: "x", tags: [["param", "max_tokens", "-5"]] }), /param max_tokens/],
       [customer.buildJob({ prompt: "x", tags: [["bid", "lots"]] }), /bid/],
-      [customer.buildJob({ prompt: "x".repeat(100_001) }), /prompt is too long/]
+      [customer.buildJob({ prompt: "x".repeat(16_001) }), /prompt is too long/],
+      [customer.buildJob({ prompt: "x", tags: [["param", "padding", "y".repeat(30_000)]] }), /request is too large/]
     ]
     for (const [event, reason] of cases) {
       const replies = await runJob(event)
