@@ -231,6 +231,19 @@ describe("job pipeline against a real relay and an Ollama API", function() {
     }
   })
 
+  it("refuses to go online with a readable reason when Ollama has no model, or not the configured one", async () => {
+    const empty = await startOllamaStandIn({ models: [] })
+    const bare = await startProvider({ ...baseConfig(), "ollama.host": empty.url })
+    const wrongModel = await startProvider({ ...baseConfig(), "textGeneration.model": "mistral:7b" })
+    try {
+      await assert.rejects(bare.goOnline(), /Cannot go online: Ollama at http:\/\/127\.0\.0\.1:\d+ has no models installed \(try `ollama pull/)
+      await assert.rejects(wrongModel.goOnline(), /Cannot go online: the model "mistral:7b" set in sellCompute\.textGeneration\.model is not installed in Ollama/)
+    } finally {
+      await Promise.all([bare.dispose(), wrongModel.dispose()])
+      await empty.close()
+    }
+  })
+
   it("never writes its secret key to the log", () => {
     assert.ok(provider.logs.length > 0)
     for (const line of provider.logs) assert.ok(!line.includes(provider.secretKeyHex), line)
