@@ -8,11 +8,24 @@ import { type ProviderSnapshot, relayView } from "./ProviderModel"
 
 export const EXTENSION_ID = "sell-compute.sell-compute"
 
+/**
+ * What needs the user's attention while online: every relay down (no customer can reach us), or a
+ * problem the provider reported (e.g. the wallet stopped answering).
+ */
+export const onlineProblem = (s: ProviderSnapshot): string | undefined => {
+  if (s.status.state !== "online") return undefined
+  const relays = relayView(s)
+  if (relays.length > 0 && relays.every((r) => r.status !== "connected" && r.status !== "connecting")) {
+    return "no relay is connected, so no customer can reach this provider"
+  }
+  return s.status.error
+}
+
 /** The word tests and people look for is always there: Online or Offline. */
 export const statusBarText = (s: ProviderSnapshot): string => {
   switch (s.status.state) {
     case "online":
-      return "$(broadcast) Sell Compute: Online"
+      return onlineProblem(s) ? "$(warning) Sell Compute: Online" : "$(broadcast) Sell Compute: Online"
     case "going-online":
       return "$(sync~spin) Sell Compute: Going Online"
     case "going-offline":
@@ -25,7 +38,7 @@ export const statusBarText = (s: ProviderSnapshot): string => {
 const stateWords = (s: ProviderSnapshot): string => {
   switch (s.status.state) {
     case "online":
-      return "Online"
+      return onlineProblem(s) ? "Online, needs attention" : "Online"
     case "going-online":
       return "Going online"
     case "going-offline":
@@ -64,6 +77,7 @@ export const statusBarTooltip = (s: ProviderSnapshot): string => {
   const lines = [
     `**Sell Compute: ${escapeMarkdown(stateWords(s))}**`,
     ...(s.status.error && s.status.state === "offline" ? [`$(warning) ${escapeMarkdown(s.status.error)}`] : []),
+    ...(onlineProblem(s) ? [`$(warning) ${escapeMarkdown(onlineProblem(s) as string)}`] : []),
     `Relays: ${connected}/${total} connected`,
     `Model: ${escapeMarkdown(modelLabel(s))}`,
     `Today: ${plural(s.earnings.jobsToday, "job")}, ${plural(s.earnings.satsEarnedToday, "sat")} earned`,
@@ -106,7 +120,7 @@ export const panelState = (s: ProviderSnapshot): PanelState => {
     provider: {
       state: s.status.state,
       activeJobs: s.status.activeJobs,
-      ...(s.status.error ? { error: s.status.error } : {}),
+      ...(s.status.error || onlineProblem(s) ? { error: onlineProblem(s) ?? s.status.error } : {}),
       ...(s.status.onlineSince ? { onlineSince: s.status.onlineSince } : {})
     },
     identity: { ...(s.npub ? { npub: s.npub } : {}), ...(s.identityError ? { error: s.identityError } : {}) },

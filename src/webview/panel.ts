@@ -67,7 +67,8 @@ const renderProvider = (state: PanelState) => {
     : provider.state === "online" ? "Go Offline" : "Go Online"
 
   const error = byId("provider-error")
-  error.hidden = !provider.error || provider.state !== "offline"
+  // Why it could not go online, or what needs attention while online.
+  error.hidden = !provider.error || (provider.state !== "offline" && provider.state !== "online")
   error.textContent = provider.error ?? ""
 }
 

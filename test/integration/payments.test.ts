@@ -4,10 +4,11 @@ import assert from "node:assert/strict"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Effect } from "effect"
+import { Effect, SubscriptionRef } from "effect"
 import type { Event } from "nostr-tools/pure"
 import type { Config } from "../../src/dvm/config"
 import { JobStore } from "../../src/dvm/services/JobStore"
+import { Kind5050DVM } from "../../src/dvm/services/Kind5050DVM"
 import { decodeInvoiceAmountMsats } from "../support/bolt11"
 import { Customer, statusOf, tag } from "../support/customer"
 import { type NwcWalletService, startNwcWalletService } from "../support/nwcWalletService"
@@ -251,6 +252,22 @@ describe("payments over Nostr Wallet Connect", function() {
       dataDir
     })
     await assert.rejects(provider.goOnline(), /Cannot go online: the wallet is not ready: NWC wallet unreachable/)
+  })
+
+  it("switched from free to a paid mode while online with a wallet that cannot bill, shows the problem until it can", async () => {
+    const deadWallet = "nostr+walletconnect://" + "ab".repeat(32) + "?relay=ws://127.0.0.1:9&secret=" + "cd".repeat(32)
+    provider = await startProvider(config({ "payment.mode": "free" }), { realWallet: true, secrets: { nwcUrl: deadWallet }, dataDir })
+    await provider.goOnline()
+    const p = provider
+    const error = () => p.run(Effect.gen(function*() {
+      return (yield* SubscriptionRef.get((yield* Kind5050DVM).status)).error
+    }))
+    assert.equal(await error(), undefined)
+    await p.updateConfig({ "payment.mode": "pay-after" })
+    await eventually(async () => (await error()) !== undefined, "the problem shown")
+    assert.match((await error()) ?? "", /the wallet is not ready \(NWC wallet unreachable.*\); paid jobs fail until it is/)
+    await p.updateConfig({ "payment.mode": "free" })
+    await eventually(async () => (await error()) === undefined, "the problem cleared")
   })
 })
 

@@ -40,6 +40,17 @@ describe("status bar", () => {
     assert.match(statusBarTooltip(failed), /Ollama is not reachable/)
   })
 
+  it("warns while online when every relay is down, or the provider reports a problem, and says what", () => {
+    const cutOff = snapshot({ ...online, relays: relays.map((url) => ({ url, status: "disconnected" as const })) })
+    assert.equal(statusBarText(cutOff), "$(warning) Sell Compute: Online")
+    assert.match(statusBarTooltip(cutOff), /Online, needs attention[\s\S]*no relay is connected, so no customer can reach this provider/)
+    const stillConnecting = snapshot({ ...online, relays: relays.map((url) => ({ url, status: "connecting" as const })) })
+    assert.equal(statusBarText(stillConnecting), "$(broadcast) Sell Compute: Online", "no alarm while relays are still connecting")
+    const walletDown = snapshot({ ...online, status: { ...online.status, error: "the wallet is not ready (down); paid jobs fail until it is" } })
+    assert.equal(statusBarText(walletDown), "$(warning) Sell Compute: Online")
+    assert.match(statusBarTooltip(walletDown), /the wallet is not ready \\\(down\\\); paid jobs fail until it is/)
+  })
+
   it("tooltip gives relays connected x/y, the model, and today's jobs and sats", () => {
     const tooltip = statusBarTooltip(online)
     assert.match(tooltip, /Relays: 2\/3 connected/)

@@ -178,6 +178,8 @@ function makeKind5050DVM() {
           invoiceId: issued.id,
           bolt11: issued.bolt11,
           invoiceExpiresAt: issued.expiresAt,
+          // Only the wallet that issued it can say whether it was paid (Settlement.resume).
+          ...(issued.backend ? { invoiceBackend: issued.backend } : {}),
           payment: "unpaid"
         })
         return issued
@@ -385,6 +387,20 @@ function makeKind5050DVM() {
         state.announcementId = outcome.eventId
       }).pipe(Effect.catch((e: RelayError) => Effect.logWarning(`Announcement not published: ${e.message}`)))
 
+    /**
+     * Going online checks the wallet; a setting changed while online (free to a paid mode, another
+     * wallet) is checked here, and a wallet that cannot bill shows as a problem until it can.
+     */
+    const checkWalletWhileOnline = (config: Config) =>
+      Effect.gen(function*() {
+        if (config["payment.mode"] === "free") return yield* setStatus({ error: undefined })
+        const w = yield* wallet.status
+        if (w.ready) return yield* setStatus({ error: undefined })
+        const problem = `the wallet is not ready (${w.error ?? "unknown reason"}); paid jobs fail until it is`
+        yield* setStatus({ error: problem })
+        yield* Effect.logWarning(`While online: ${problem}`)
+      })
+
     /** While online: relays, concurrency and the announcement follow the settings. */
     const followSettings = (state: Online) =>
       settings.changes.pipe(
@@ -395,6 +411,7 @@ function makeKind5050DVM() {
             yield* permits.resize(config.maxConcurrentJobs)
             admission.setLimits(admissionLimits(config))
             yield* announce(state)
+            yield* checkWalletWhileOnline(config)
           }))
       )
 
