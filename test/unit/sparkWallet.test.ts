@@ -13,7 +13,7 @@ const MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abando
 
 const makeDouble = () => {
   const calls: Array<{ method: string; args: unknown }> = []
-  let status = "INVOICE_CREATED"
+  let status: string | null = "INVOICE_CREATED"
   let cleanedUp = 0
   let claimed: ((...args: Array<unknown>) => void) | undefined
   const wallet: SparkWalletLike = {
@@ -23,7 +23,7 @@ const makeDouble = () => {
     },
     getLightningReceiveRequest: async (id) => {
       calls.push({ method: "getLightningReceiveRequest", args: id })
-      return { status }
+      return status === null ? null : { status }
     },
     getBalance: async () => ({ balance: 1234n }),
     getSparkAddress: async () => "sp1double",
@@ -41,7 +41,7 @@ const makeDouble = () => {
       return { wallet }
     }
   }
-  return { sdk, calls, setStatus: (s: string) => (status = s), cleanedUp: () => cleanedUp, claim: () => claimed?.("transfer-1", 1234n) }
+  return { sdk, calls, setStatus: (s: string | null) => (status = s), cleanedUp: () => cleanedUp, claim: () => claimed?.("transfer-1", 1234n) }
 }
 
 const runtimeWith = (sdk: SparkSdk, secrets: Record<string, string>, network: "MAINNET" | "REGTEST" = "MAINNET") =>
@@ -79,11 +79,44 @@ describe("Spark wallet (SDK double)", () => {
     assert.equal(invoice.id, "receive-1")
     assert.ok(Math.abs(invoice.expiresAt - (Date.now() / 1000 + 600)) < 5)
 
+    assert.equal(invoice.backend, "spark", "the invoice names the backend that can verify it")
     assert.equal(await runtime.runPromise(wallet.invoiceStatus(invoice)), "unpaid")
     double.setStatus("TRANSFER_COMPLETED")
     assert.equal(await runtime.runPromise(wallet.invoiceStatus(invoice)), "paid")
     double.setStatus("INVOICE_CREATED")
-    assert.equal(await runtime.runPromise(wallet.invoiceStatus({ ...invoice, expiresAt: Date.now() / 1000 - 1 })), "expired")
+    // Past its expiry it is still only unpaid: Settlement expires it, after a grace for a late payment.
+    assert.equal(await runtime.runPromise(wallet.invoiceStatus({ ...invoice, expiresAt: Date.now() / 1000 - 1 })), "unpaid")
+    await runtime.dispose()
+  })
+
+  it("maps Spark's receive statuses: in flight is pending (even past expiry), failed or not found is unpaid, unknown is pending", async () => {
+    const double = makeDouble()
+    const runtime = runtimeWith(double.sdk, { sparkMnemonic: MNEMONIC })
+    const wallet = await runtime.runPromise(Effect.gen(function*() {
+      return yield* Wallet
+    }))
+    const expired = { ...(await runtime.runPromise(wallet.createInvoice({ amountSats: 3, memo: "job", expirySeconds: 600 }))), expiresAt: Date.now() / 1000 - 1 }
+    const statusFor = async (status: string | null) => {
+      double.setStatus(status)
+      return await runtime.runPromise(wallet.invoiceStatus(expired))
+    }
+    for (const inFlight of ["PAYMENT_PREIMAGE_RECOVERED", "LIGHTNING_PAYMENT_RECEIVED", "TRANSFER_CREATED"]) {
+      assert.equal(await statusFor(inFlight), "pending", inFlight)
+    }
+    for (
+      const failed of [
+        "TRANSFER_CREATION_FAILED",
+        "REFUND_SIGNING_COMMITMENTS_QUERYING_FAILED",
+        "REFUND_SIGNING_FAILED",
+        "PAYMENT_PREIMAGE_RECOVERING_FAILED",
+        "TRANSFER_FAILED"
+      ]
+    ) {
+      assert.equal(await statusFor(failed), "unpaid", failed)
+    }
+    assert.equal(await statusFor(null), "unpaid", "no such receive request")
+    assert.equal(await statusFor("FUTURE_VALUE"), "pending", "a status added after SDK 0.8 is never taken for no payment")
+    assert.equal(await statusFor("TRANSFER_COMPLETED"), "paid")
     await runtime.dispose()
   })
 

@@ -28,6 +28,8 @@ export interface JobRecord {
   readonly invoiceId?: string
   readonly bolt11?: string
   readonly invoiceExpiresAt?: number
+  /** The wallet backend that issued the invoice (absent in older history: the current one). */
+  readonly invoiceBackend?: "spark" | "nwc"
   readonly payment?: PaymentState
   /** When the wallet confirmed payment (ms). */
   readonly paidAt?: number

@@ -15,7 +15,7 @@ import type { NostrEvent } from "../protocol/nostrEvent"
 import { nowSeconds } from "../protocol/nostrEvent"
 import { signEvent, verifySignature } from "../protocol/signing"
 import { Secrets } from "./Secrets"
-import { type InvoiceRequest, type IssuedInvoice, unpaidOrExpired, Wallet, type WalletStatus } from "./Wallet"
+import { type InvoiceRequest, type InvoiceStatus, type IssuedInvoice, Wallet, type WalletStatus } from "./Wallet"
 
 const INFO_KIND = 13194
 const REQUEST_KIND = 23194
@@ -65,6 +65,18 @@ const readScheme = (relay: AbstractRelay, walletPubkey: string): Promise<Scheme>
       eoseTimeout: NWC_TIMEOUT_MS
     })
   })
+
+/**
+ * A lookup_invoice answer read as a status. Paid needs a settlement time (a positive one: 0 is no
+ * time) or state "settled". NIP-47's "pending" is an open invoice, not a payment on its way; only a
+ * held payment ("accepted") is in flight. An unpaid invoice past its expiry is Settlement's to expire.
+ */
+export const invoiceStatusOf = (r: Record<string, unknown>): InvoiceStatus => {
+  if ((typeof r.settled_at === "number" && r.settled_at > 0) || r.state === "settled") return "paid"
+  if (r.state === "expired") return "expired"
+  if (r.state === "accepted") return "pending"
+  return "unpaid"
+}
 
 export const makeNwcWallet = Effect.gen(function*() {
   const secrets = yield* Secrets
@@ -185,19 +197,14 @@ export const makeNwcWallet = Effect.gen(function*() {
             id: r.payment_hash,
             bolt11: r.invoice,
             amountSats: request.amountSats,
-            expiresAt: typeof r.expires_at === "number" ? r.expires_at : nowSeconds() + request.expirySeconds
+            expiresAt: typeof r.expires_at === "number" ? r.expires_at : nowSeconds() + request.expirySeconds,
+            backend: "nwc"
           })
           : Effect.fail(new WalletError({ message: "NWC make_invoice: the wallet returned no invoice" })))
     )
 
   const invoiceStatus = (invoice: IssuedInvoice) =>
-    call("lookup_invoice", { payment_hash: invoice.id }).pipe(
-      Effect.map((r) => {
-        if (typeof r.settled_at === "number" || r.state === "settled") return "paid" as const
-        if (r.state === "expired") return "expired" as const
-        return unpaidOrExpired(invoice)
-      })
-    )
+    call("lookup_invoice", { payment_hash: invoice.id }).pipe(Effect.map(invoiceStatusOf))
 
   const reset = Effect.sync(() => {
     const pending = connection
@@ -206,5 +213,5 @@ export const makeNwcWallet = Effect.gen(function*() {
   })
   yield* Effect.addFinalizer(() => reset)
 
-  return Wallet.of({ status, createInvoice, invoiceStatus, incoming: Stream.fromPubSub(incoming), reset })
+  return Wallet.of({ status, createInvoice, invoiceStatus, backend: Effect.succeed("nwc"), incoming: Stream.fromPubSub(incoming), reset })
 })

@@ -1,12 +1,14 @@
 /**
  * Verified settlement: an invoice counts as paid only when the wallet says so. Open invoices are
  * re-checked when the wallet hears of incoming funds, and polled as a backup (often while young,
- * slowly after); each ends paid or expired in the JobStore, once. Invoices left open by a restart
- * are picked up again by `resume`, whatever became of their job: sats that arrived are counted.
+ * slowly after); each ends paid or expired in the JobStore, once. Expired waits out a grace past
+ * the invoice's expiry and never overtakes a payment in flight. Invoices left open by a restart are
+ * picked up again by `resume`, whatever became of their job: sats that arrived are counted. Only
+ * the wallet backend that issued an invoice is asked about it.
  */
-import { Context, Deferred, Effect, Layer, Stream } from "effect"
+import { Clock, Context, Deferred, Effect, Layer, Result, Stream } from "effect"
 import { JobStore } from "./JobStore"
-import { type IssuedInvoice, Wallet } from "./Wallet"
+import { type InvoiceStatus, type IssuedInvoice, Wallet } from "./Wallet"
 
 export type Settled = "paid" | "expired"
 
@@ -26,6 +28,12 @@ const YOUNG_MS = 60_000
 const YOUNG_INTERVAL_MS = 2000
 const OLD_INTERVAL_MS = 30_000
 const TICK_MS = 1000
+/** An unpaid invoice is expired only this long after its expiry: a payment sent just before may still be landing. */
+export const EXPIRY_GRACE_S = 120
+/** The longest one check may take (the Spark SDK's calls have no time limit of their own). */
+export const CHECK_TIMEOUT_MS = 20_000
+/** Past the grace, an invoice the wallet could not be asked about this many times running is expired. */
+export const UNVERIFIED_CHECKS = 3
 
 interface Open {
   readonly jobId: string
@@ -33,6 +41,12 @@ interface Open {
   readonly since: number
   lastChecked: number
   readonly waiters: Array<Deferred.Deferred<Settled>>
+  /** The wallet's last word was "pending": a payment is on its way, so the invoice is never expired. */
+  inFlight: boolean
+  /** Checks in a row that got no answer. */
+  failures: number
+  /** Left unchecked as another backend's invoice (and said so). */
+  parked: boolean
 }
 
 function makeSettlement() {
@@ -42,56 +56,117 @@ function makeSettlement() {
     const open = new Map<string, Open>()
     let cued = false
 
-    const settle = (entry: Open, outcome: Settled) =>
+    const short = (entry: Open) => entry.jobId.slice(0, 8)
+    const pastGrace = (entry: Open, now: number) => now / 1000 > entry.invoice.expiresAt + EXPIRY_GRACE_S
+
+    /** `unverified` says why an expiry could not be confirmed with the wallet (logged as a warning). */
+    const settle = (entry: Open, outcome: Settled, unverified?: string) =>
       Effect.gen(function*() {
         open.delete(entry.jobId)
         yield* store.record(outcome === "paid" ? { id: entry.jobId, payment: "paid", paidAt: Date.now() } : { id: entry.jobId, payment: "expired" })
         for (const waiter of entry.waiters) yield* Deferred.succeed(waiter, outcome)
-        if (outcome === "expired") return yield* Effect.logInfo(`Job ${entry.jobId.slice(0, 8)}: invoice expired unpaid`)
+        if (outcome === "expired") {
+          return yield* unverified
+            ? Effect.logWarning(
+              `Job ${short(entry)}: invoice taken as expired unpaid, but it could not be verified (${unverified}); ` +
+                `if it was paid, the sats are in the wallet but not in the earnings`
+            )
+            : Effect.logInfo(`Job ${short(entry)}: invoice expired unpaid`)
+        }
         const job = yield* store.get(entry.jobId)
         yield* job?.status === "success" || entry.waiters.length > 0
-          ? Effect.logInfo(`Job ${entry.jobId.slice(0, 8)} paid: ${entry.invoice.amountSats} sats`)
+          ? Effect.logInfo(`Job ${short(entry)} paid: ${entry.invoice.amountSats} sats`)
           : Effect.logWarning(
-            `Job ${entry.jobId.slice(0, 8)} paid ${entry.invoice.amountSats} sats but did not finish (${job?.error ?? "no result"}); ` +
+            `Job ${short(entry)} paid ${entry.invoice.amountSats} sats but did not finish (${job?.error ?? "no result"}); ` +
               `customer ${job?.customer ?? "unknown"} may ask for a refund`
           )
       })
 
+    const answered = (entry: Open, status: InvoiceStatus, now: number) =>
+      Effect.gen(function*() {
+        entry.failures = 0
+        if (status === "paid" || status === "expired") return yield* settle(entry, status)
+        if (status === "pending") {
+          if (!entry.inFlight) yield* Effect.logInfo(`Job ${short(entry)}: payment on its way; watched until it completes`)
+          entry.inFlight = true
+          return
+        }
+        entry.inFlight = false
+        if (pastGrace(entry, now)) yield* settle(entry, "expired")
+      })
+
+    // Never paid without the wallet's word. Expired without it only long past paying, after the
+    // wallet kept silent several times running, and when its last word was not a payment on its way.
+    const unanswered = (entry: Open, reason: string, now: number) =>
+      Effect.gen(function*() {
+        entry.failures++
+        yield* Effect.logDebug(`Payment check for ${short(entry)} failed: ${reason}`)
+        if (!entry.inFlight && entry.failures >= UNVERIFIED_CHECKS && pastGrace(entry, now)) yield* settle(entry, "expired", reason)
+      })
+
     const check = (entry: Open) =>
       wallet.invoiceStatus(entry.invoice).pipe(
-        Effect.tap(() => Effect.sync(() => (entry.lastChecked = Date.now()))),
-        Effect.flatMap((status) => (status === "unpaid" ? Effect.void : settle(entry, status))),
-        // The wallet will be asked again on the next round; an unreachable wallet never marks anything paid.
-        Effect.catch((e) => Effect.logDebug(`Payment check for ${entry.jobId.slice(0, 8)} failed: ${e.message}`))
+        Effect.timeout(CHECK_TIMEOUT_MS),
+        Effect.result,
+        Effect.flatMap((result) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            entry.lastChecked = now
+            return Result.isSuccess(result)
+              ? answered(entry, result.success, now)
+              : unanswered(entry, result.failure._tag === "TimeoutError" ? `no answer within ${CHECK_TIMEOUT_MS / 1000} s` : result.failure.message, now)
+          }))
       )
 
     const round = Effect.gen(function*() {
-      const now = Date.now()
+      // The loop costs nothing while no invoice is open: no wallet call, no SDK loaded.
+      if (open.size === 0) return
+      const now = yield* Clock.currentTimeMillis
       const forced = cued
       cued = false
-      const due = [...open.values()].filter((entry) =>
-        forced || now - entry.lastChecked >= (now - entry.since < YOUNG_MS ? YOUNG_INTERVAL_MS : OLD_INTERVAL_MS))
+      const backend = wallet.backend ? yield* wallet.backend : undefined
+      const due: Array<Open> = []
+      const parked = new Map<string, number>()
+      for (const entry of open.values()) {
+        // Only the wallet that issued an invoice can say whether it was paid: another's is left unpaid.
+        if (backend && entry.invoice.backend && entry.invoice.backend !== backend) {
+          if (!entry.parked) parked.set(entry.invoice.backend, (parked.get(entry.invoice.backend) ?? 0) + 1)
+          entry.parked = true
+          continue
+        }
+        if (entry.parked) {
+          entry.parked = false
+          entry.lastChecked = 0 // its wallet is selected again: check at once
+        }
+        if (forced || now - entry.lastChecked >= (now - entry.since < YOUNG_MS ? YOUNG_INTERVAL_MS : OLD_INTERVAL_MS)) due.push(entry)
+      }
+      for (const [other, count] of parked) {
+        yield* Effect.logInfo(
+          `${count} open invoice${count === 1 ? "" : "s"} from the ${other} wallet left unpaid and unchecked: ` +
+            `verified when the ${other} wallet is selected again`
+        )
+      }
+      // Newest first: a cue re-checks every open invoice, and the one being paid now is most likely the newest.
+      due.sort((a, b) => b.since - a.since)
       yield* Effect.forEach(due, check, { concurrency: 4, discard: true })
     })
 
-    // The loop costs nothing while no invoice is open: no wallet call, no SDK loaded.
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(round, Effect.sleep(TICK_MS))))
     yield* Effect.forkScoped(wallet.incoming.pipe(Stream.runForEach(() => Effect.sync(() => (cued = true)))))
 
-    const add = (jobId: string, invoice: IssuedInvoice, since = Date.now()) => {
+    const add = (jobId: string, invoice: IssuedInvoice, now: number) => {
       const existing = open.get(jobId)
       if (existing) return existing
-      const entry: Open = { jobId, invoice, since, lastChecked: Date.now(), waiters: [] }
+      const entry: Open = { jobId, invoice, since: now, lastChecked: now, waiters: [], inFlight: false, failures: 0, parked: false }
       open.set(jobId, entry)
       return entry
     }
 
-    const watch = (jobId: string, invoice: IssuedInvoice) => Effect.sync(() => void add(jobId, invoice))
+    const watch = (jobId: string, invoice: IssuedInvoice) => Effect.map(Clock.currentTimeMillis, (now) => void add(jobId, invoice, now))
 
     const awaitOutcome = (jobId: string, invoice: IssuedInvoice) =>
       Effect.gen(function*() {
         const waiter = yield* Deferred.make<Settled>()
-        const entry = add(jobId, invoice)
+        const entry = add(jobId, invoice, yield* Clock.currentTimeMillis)
         entry.waiters.push(waiter)
         // A job abandoned before payment (cancelled, going offline) stops waiting, but its invoice
         // is still watched: if the customer pays anyway, those sats are in the wallet and counted.
@@ -101,13 +176,22 @@ function makeSettlement() {
       })
 
     const resume = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
       for (const job of yield* store.unsettled) {
         if (!job.invoiceId || !job.bolt11 || job.invoiceExpiresAt === undefined) continue
         // Every invoice a customer may hold is watched: sats that arrive are counted, even for a job
         // that did not end well (a result cut off mid-delivery, a prepaid job a crash stopped), so
         // the earnings figure always matches the wallet. Checked at once and then as if new, since
-        // a payment may have arrived while we were down or may be on its way.
-        add(job.id, { id: job.invoiceId, bolt11: job.bolt11, amountSats: job.priceSats ?? 0, expiresAt: job.invoiceExpiresAt }).lastChecked = 0
+        // a payment may have arrived while we were down or may be on its way. One issued by another
+        // wallet backend than the selected one waits, unchecked, until that backend is selected again;
+        // older history names no backend: the current one issued it.
+        add(job.id, {
+          id: job.invoiceId,
+          bolt11: job.bolt11,
+          amountSats: job.priceSats ?? 0,
+          expiresAt: job.invoiceExpiresAt,
+          ...(job.invoiceBackend ? { backend: job.invoiceBackend } : {})
+        }, now).lastChecked = 0
       }
     })
 

@@ -7,7 +7,7 @@ import { Effect, PubSub, Stream } from "effect"
 import { WalletError } from "../errors"
 import { Secrets } from "./Secrets"
 import { Settings } from "./Settings"
-import { type InvoiceStatus, type IssuedInvoice, unpaidOrExpired, Wallet, type WalletStatus } from "./Wallet"
+import { type InvoiceStatus, type IssuedInvoice, Wallet, type WalletStatus } from "./Wallet"
 
 /** The part of the Spark SDK we use; tests inject a double of exactly this. */
 export interface SparkWalletLike {
@@ -38,6 +38,31 @@ const loadSparkSdk = async (): Promise<SparkSdk> => {
   return module.SparkWallet as SparkSdk
 }
 
+/**
+ * Spark's LightningReceiveRequestStatus (SDK 0.8), in order: the SSP recovers the preimage, the
+ * Lightning payment settles with it, then a Spark transfer to us is created and claimed.
+ */
+const SPARK_IN_FLIGHT = new Set(["PAYMENT_PREIMAGE_RECOVERED", "LIGHTNING_PAYMENT_RECEIVED", "TRANSFER_CREATED"])
+const SPARK_FAILED = new Set([
+  "REFUND_SIGNING_COMMITMENTS_QUERYING_FAILED",
+  "REFUND_SIGNING_FAILED",
+  "PAYMENT_PREIMAGE_RECOVERING_FAILED",
+  "TRANSFER_CREATION_FAILED",
+  "TRANSFER_FAILED"
+])
+
+/**
+ * Paid only when the transfer reached the wallet. A failed attempt is not a payment (the invoice
+ * expires as if unpaid); no request found is unpaid; a status this code does not know (the SDK's
+ * FUTURE_VALUE) is taken for a payment in flight, so a payment is never lost to a new status.
+ */
+export const sparkInvoiceStatus = (status: string | undefined): InvoiceStatus =>
+  status === "TRANSFER_COMPLETED"
+    ? "paid"
+    : status === undefined || status === "INVOICE_CREATED" || SPARK_FAILED.has(status)
+    ? "unpaid"
+    : "pending"
+
 const reasonOf = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause)).slice(0, 300)
 
 /** The Spark implementation of Wallet; `loadSdk` is replaced by a double in tests. */
@@ -49,6 +74,8 @@ export const makeSparkWallet = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk)
       /** The mnemonic and network `wallet` was made from: a change to either means another wallet. */
       let madeFrom: string | undefined
       const incoming = yield* PubSub.unbounded<void>()
+      /** Invoice and status pairs already logged. */
+      const noted = new Set<string>()
 
       const reset = Effect.promise(async () => {
         const pending = wallet
@@ -99,7 +126,8 @@ export const makeSparkWallet = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk)
             id: created.id,
             bolt11: created.invoice.encodedInvoice,
             amountSats: request.amountSats,
-            expiresAt: Math.floor(new Date(created.invoice.expiresAt).getTime() / 1000)
+            expiresAt: Math.floor(new Date(created.invoice.expiresAt).getTime() / 1000),
+            backend: "spark"
           } satisfies IssuedInvoice
         })
 
@@ -110,12 +138,22 @@ export const makeSparkWallet = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk)
             try: () => w.getLightningReceiveRequest(invoice.id),
             catch: (cause) => new WalletError({ message: `Spark could not look up invoice: ${reasonOf(cause)}` })
           })
-          if (request?.status === "TRANSFER_COMPLETED") return "paid" as InvoiceStatus
-          // Spark has no EXPIRED status: compare the expiry ourselves.
-          return unpaidOrExpired(invoice)
+          const status = request?.status
+          const unusual = status !== undefined && (SPARK_FAILED.has(status) || sparkInvoiceStatus(status) === "pending" && !SPARK_IN_FLIGHT.has(status))
+          // Said once per invoice and status: a failure may be a payment that never reached us.
+          if (unusual && !noted.has(`${invoice.id} ${status}`)) {
+            noted.add(`${invoice.id} ${status}`)
+            yield* Effect.logWarning(
+              SPARK_FAILED.has(status)
+                ? `Spark reports ${status} for invoice ${invoice.id}: not counted as paid`
+                : `Spark reports an unknown status ${status} for invoice ${invoice.id}: taken for a payment in flight`
+            )
+          }
+          // Spark has no EXPIRED status: Settlement expires an unpaid invoice by its clock.
+          return sparkInvoiceStatus(status)
         })
 
       yield* Effect.addFinalizer(() => reset)
 
-      return Wallet.of({ status, createInvoice, invoiceStatus, incoming: Stream.fromPubSub(incoming), reset })
+      return Wallet.of({ status, createInvoice, invoiceStatus, backend: Effect.succeed("spark"), incoming: Stream.fromPubSub(incoming), reset })
     })

@@ -12,6 +12,8 @@ export interface InvoiceRequest {
   readonly expirySeconds: number
 }
 
+export type WalletBackend = "spark" | "nwc"
+
 export interface IssuedInvoice {
   /** The wallet's own id for the invoice (Spark: receive request id; NWC: payment hash). */
   readonly id: string
@@ -19,9 +21,16 @@ export interface IssuedInvoice {
   readonly amountSats: number
   /** Unix seconds. */
   readonly expiresAt: number
+  /** The backend that issued it, the only one that can say whether it was paid. */
+  readonly backend?: WalletBackend
 }
 
-export type InvoiceStatus = "unpaid" | "paid" | "expired"
+/**
+ * What the wallet says of an invoice: "pending" is a payment seen but not complete (it is never
+ * expired while so); "expired" is the wallet's own word. An unpaid invoice past its expiry is
+ * Settlement's to expire, after a grace: the wallet does not judge by the clock.
+ */
+export type InvoiceStatus = "unpaid" | "pending" | "paid" | "expired"
 
 export interface WalletStatus {
   readonly backend: string
@@ -37,12 +46,10 @@ export class Wallet extends Context.Service<Wallet, {
   readonly status: Effect.Effect<WalletStatus>
   readonly createInvoice: (request: InvoiceRequest) => Effect.Effect<IssuedInvoice, WalletError>
   readonly invoiceStatus: (invoice: IssuedInvoice) => Effect.Effect<InvoiceStatus, WalletError>
+  /** The backend selected now; a wallet without it checks every invoice (tests' stand-ins). */
+  readonly backend?: Effect.Effect<WalletBackend>
   /** Cues that funds may have arrived (Spark's transfer:claimed): re-check open invoices now. */
   readonly incoming: Stream.Stream<void>
   /** Drops the connection, so a new secret or backend is used from the next call on. */
   readonly reset: Effect.Effect<void>
 }>()("sellCompute/Wallet") {}
-
-/** The settled state of an invoice by its expiry, for wallets that have no expired state. */
-export const unpaidOrExpired = (invoice: IssuedInvoice, nowSeconds = Date.now() / 1000): InvoiceStatus =>
-  nowSeconds > invoice.expiresAt ? "expired" : "unpaid"

@@ -6,7 +6,7 @@ import { Effect, Layer, Stream } from "effect"
 import { makeNwcWallet } from "./NwcWallet"
 import { Settings } from "./Settings"
 import { makeSparkWallet, type SparkSdk } from "./SparkWallet"
-import { Wallet } from "./Wallet"
+import { Wallet, type WalletBackend } from "./Wallet"
 
 export const walletLayer = (options: { readonly loadSparkSdk?: () => Promise<SparkSdk> } = {}) =>
   Layer.effect(
@@ -15,8 +15,10 @@ export const walletLayer = (options: { readonly loadSparkSdk?: () => Promise<Spa
       const settings = yield* Settings
       const spark = yield* makeSparkWallet(options.loadSparkSdk)
       const nwc = yield* makeNwcWallet
-      const current = Effect.map(settings.current, (config) => (config["wallet.backend"] === "nwc" ? nwc : spark))
+      const backend = Effect.map(settings.current, (config): WalletBackend => (config["wallet.backend"] === "nwc" ? "nwc" : "spark"))
+      const current = Effect.map(backend, (b) => (b === "nwc" ? nwc : spark))
       return Wallet.of({
+        backend,
         status: Effect.flatMap(current, (w) => w.status),
         createInvoice: (request) => Effect.flatMap(current, (w) => w.createInvoice(request)),
         invoiceStatus: (invoice) => Effect.flatMap(current, (w) => w.invoiceStatus(invoice)),
