@@ -7,10 +7,10 @@ import * as path from "node:path"
 import { Effect } from "effect"
 import { JOBS_FILE, JobStore } from "../../src/dvm/services/JobStore"
 
-const withStore = <A>(dataDir: string | undefined, use: (store: JobStore["Service"]) => Effect.Effect<A>) =>
+const withStore = <A>(dataDir: string | undefined, use: (store: JobStore["Service"]) => Effect.Effect<A>, rotateBytes?: number) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     return yield* use(yield* JobStore)
-  }).pipe(Effect.provide(JobStore.layer(dataDir)))))
+  }).pipe(Effect.provide(JobStore.layer(dataDir, rotateBytes === undefined ? {} : { rotateBytes })))))
 
 const received = (id: string) => ({ id, customer: "c".repeat(64), kind: 5050, requestedAt: 0, receivedAt: Date.now(), status: "received" as const })
 
@@ -49,7 +49,44 @@ describe("JobStore", () => {
           yield* store.record({ id: `j${i}`, payment: "paid", paidAt: Date.now() })
         }
       }))
-    const earnings = await withStore(dir, (store) => store.earnings)
-    assert.deepEqual(earnings, { jobsToday: jobs, satsEarnedToday: jobs, satsEarnedTotal: jobs })
+    const expected = { jobsToday: jobs, satsEarnedToday: jobs, satsEarnedTotal: jobs }
+    assert.deepEqual(await withStore(dir, (store) => store.earnings), expected)
+    // Rotated (the 50 jobs no longer in memory are carried as totals), then read back from the new history.
+    assert.deepEqual(await withStore(dir, (store) => store.earnings, 1000), expected)
+    assert.deepEqual(await withStore(dir, (store) => store.earnings), expected)
+  })
+
+  it("archives a long history on opening and starts anew from memory, with earnings exact and nothing counted twice", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sell-compute-store-"))
+    const file = path.join(dir, JOBS_FILE)
+    await withStore(dir, (store) =>
+      Effect.gen(function*() {
+        for (let i = 0; i < 200; i++) {
+          yield* store.record({ ...received(`j${i}`), status: "success", priceSats: 2, payment: "unpaid" })
+          if (i % 2 === 0) yield* store.record({ id: `j${i}`, payment: "paid", paidAt: Date.now() })
+        }
+      }))
+    const before = fs.statSync(file).size
+    const expected = { jobsToday: 200, satsEarnedToday: 200, satsEarnedTotal: 200 }
+    // Opened with a small limit: rotated. Opened again (no longer over it) and after more work: still exact.
+    assert.deepEqual(await withStore(dir, (store) => store.earnings, 10_000), expected)
+    const archives = fs.readdirSync(dir).filter((f) => /^jobs-.*\.jsonl$/.test(f))
+    assert.equal(archives.length, 1, "the old history is archived, not deleted")
+    assert.equal(fs.statSync(path.join(dir, archives[0] as string)).size, before)
+    assert.ok(fs.statSync(file).size < before, "the new history holds one line per job")
+    const after = await withStore(dir, (store) =>
+      Effect.gen(function*() {
+        assert.equal((yield* store.get("j1"))?.payment, "unpaid", "an open invoice is carried over")
+        yield* store.record({ id: "j1", payment: "paid", paidAt: Date.now() })
+        return yield* store.earnings
+      }), 1_000_000)
+    assert.deepEqual(after, { jobsToday: 200, satsEarnedToday: 202, satsEarnedTotal: 202 })
+    assert.deepEqual(await withStore(dir, (store) => store.earnings, 1_000_000), after)
+  })
+
+  it("recovers a rotation cut off between its two renames", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sell-compute-store-"))
+    fs.writeFileSync(path.join(dir, `${JOBS_FILE}.new`), JSON.stringify({ ...received("kept"), updatedAt: 1 }) + "\n")
+    assert.equal(await withStore(dir, (store) => Effect.map(store.get("kept"), (r) => r?.id)), "kept")
   })
 })

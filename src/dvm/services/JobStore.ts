@@ -56,10 +56,22 @@ export class JobStore extends Context.Service<JobStore, {
   readonly earnings: Effect.Effect<Earnings>
   readonly changes: Stream.Stream<JobRecord>
 }>()("sellCompute/JobStore") {
-  static readonly layer = (dataDir: string | undefined) => Layer.effect(JobStore, makeJobStore(dataDir))
+  static readonly layer = (dataDir: string | undefined, options: { readonly rotateBytes?: number } = {}) =>
+    Layer.effect(JobStore, makeJobStore(dataDir, options.rotateBytes ?? ROTATE_BYTES))
 }
 
 export const JOBS_FILE = "jobs.jsonl"
+/**
+ * A history past this size is archived when the store opens (`jobs-<time>.jsonl`, kept, never read
+ * again) and a new one begun from what is still needed: the records in memory and the earnings so
+ * far. So opening stays quick (reading is synchronous, at activation) however long the history.
+ */
+const ROTATE_BYTES = 16 * 1024 * 1024
+
+/** The first line of a rotated history: earnings counted in the archived part. */
+interface Carried {
+  readonly carried: { readonly satsEarnedTotal: number; readonly days: ReadonlyArray<readonly [number, { jobs: number; sats: number }]> }
+}
 /**
  * Only this many records stay in memory; the file keeps them all. Jobs still running or with an
  * invoice open are never dropped, and earnings are counted as records change, so neither the
@@ -76,7 +88,7 @@ const dayOf = (ms: number) => {
 /** A record that must stay in memory: its job may still end, or its invoice be paid. */
 const pinned = (job: JobRecord) => job.status === "received" || job.status === "processing" || job.payment === "unpaid"
 
-function makeJobStore(dataDir: string | undefined) {
+function makeJobStore(dataDir: string | undefined, rotateBytes: number) {
   return Effect.gen(function*() {
     const jobs = new Map<string, JobRecord>()
     const file = dataDir ? path.join(dataDir, JOBS_FILE) : undefined
@@ -95,11 +107,20 @@ function makeJobStore(dataDir: string | undefined) {
       return entry
     }
 
+    /** What one record adds to the earnings: a job that succeeded, sats that were paid. */
+    const contribution = (job: JobRecord | undefined) => ({
+      jobDay: job?.status === "success" && job.receivedAt !== undefined ? dayOf(job.receivedAt) : undefined,
+      paidDay: job?.payment === "paid" ? dayOf(job.paidAt ?? job.updatedAt) : undefined,
+      sats: job?.payment === "paid" ? job.priceSats ?? 0 : 0
+    })
+
     const count = (previous: JobRecord | undefined, next: JobRecord) => {
-      if (next.status === "success" && previous?.status !== "success" && next.receivedAt !== undefined) day(next.receivedAt).jobs++
-      if (next.payment === "paid" && previous?.payment !== "paid") {
-        satsEarnedTotal += next.priceSats ?? 0
-        day(next.paidAt ?? next.updatedAt).sats += next.priceSats ?? 0
+      const before = contribution(previous)
+      const after = contribution(next)
+      if (after.jobDay !== undefined && before.jobDay === undefined) day(after.jobDay).jobs++
+      if (after.paidDay !== undefined && before.paidDay === undefined) {
+        satsEarnedTotal += after.sats
+        day(after.paidDay).sats += after.sats
       }
     }
 
@@ -121,8 +142,40 @@ function makeJobStore(dataDir: string | undefined) {
       return next
     }
 
+    const carry = (carried: Carried["carried"]) => {
+      satsEarnedTotal += carried.satsEarnedTotal
+      for (const [key, counts] of carried.days) {
+        const entry = day(key)
+        entry.jobs += counts.jobs
+        entry.sats += counts.sats
+      }
+    }
+
+    /** Archives the history and starts a new one from memory; a crash at any point loses nothing. */
+    const rotate = (file: string) => {
+      const fresh = `${file}.new`
+      // The records rewritten below count themselves again when read: carry only the rest.
+      let carriedSats = satsEarnedTotal
+      const carriedDays = new Map([...days].map(([key, counts]) => [key, { ...counts }]))
+      for (const job of jobs.values()) {
+        const { jobDay, paidDay, sats } = contribution(job)
+        const jobEntry = jobDay === undefined ? undefined : carriedDays.get(jobDay)
+        if (jobEntry) jobEntry.jobs--
+        if (paidDay === undefined) continue
+        carriedSats -= sats
+        const paidEntry = carriedDays.get(paidDay)
+        if (paidEntry) paidEntry.sats -= sats
+      }
+      const carried: Carried = { carried: { satsEarnedTotal: carriedSats, days: [...carriedDays.entries()] } }
+      fs.writeFileSync(fresh, [carried, ...jobs.values()].map((line) => JSON.stringify(line) + "\n").join(""))
+      fs.renameSync(file, path.join(path.dirname(file), `jobs-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`))
+      fs.renameSync(fresh, file)
+    }
+
     if (file) {
       fs.mkdirSync(path.dirname(file), { recursive: true })
+      // A rotation cut off between its two renames: the new history is complete, take it.
+      if (!fs.existsSync(file) && fs.existsSync(`${file}.new`)) fs.renameSync(`${file}.new`, file)
       if (fs.existsSync(file)) {
         const text = fs.readFileSync(file, "utf8")
         // A crash mid-append can leave a last line without its newline: end it, so the next record
@@ -131,11 +184,14 @@ function makeJobStore(dataDir: string | undefined) {
         for (const line of text.split("\n")) {
           if (line.trim() === "") continue
           try {
-            apply(JSON.parse(line) as JobUpdate)
+            const parsed = JSON.parse(line) as JobUpdate | Carried
+            if ("carried" in parsed) carry(parsed.carried)
+            else apply(parsed)
           } catch {
             // A line torn by a crash mid-write: the rest of the history is still good.
           }
         }
+        if (text.length > rotateBytes) rotate(file)
       }
     }
 
