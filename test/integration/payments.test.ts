@@ -106,6 +106,19 @@ describe("payments over Nostr Wallet Connect", function() {
     assert.ok(nwc.requests.some((r) => r.method === "lookup_invoice"), "verified with lookup_invoice")
   })
 
+  it("pay-after: a wallet that fails to make the invoice once is asked again, so the job's work is not wasted", async () => {
+    await online({ "payment.mode": "pay-after" })
+    nwc.failNext = { code: "INTERNAL", message: "try again" }
+    const invoicesBefore = nwc.requests.filter((r) => r.method === "make_invoice").length
+    const job = await jobFor("retry the invoice")
+    await waitFor(() => settled(job.id), 15_000, "result")
+    const result = customer.repliesFor(job.id).results[0] as Event
+    assert.ok(result, "a result, not an error")
+    assert.equal(decodeInvoiceAmountMsats(tag(result, "amount")?.[2] as string), Number(tag(result, "amount")?.[1]))
+    assert.equal(nwc.requests.filter((r) => r.method === "make_invoice").length - invoicesBefore, 2)
+    assert.equal(ollama.requests.length, 1, "the model ran once")
+  })
+
   it("pay-first: payment-required for the most the job can cost, no inference before payment, then the result", async () => {
     const p = await online({ "payment.mode": "pay-first" })
     const prompt = "pay me first"

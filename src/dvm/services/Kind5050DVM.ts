@@ -171,7 +171,11 @@ function makeKind5050DVM() {
           amountSats,
           memo: `Sell Compute job ${job.id.slice(0, 12)} (${what})`,
           expirySeconds: config["payment.invoiceExpirySeconds"]
-        }).pipe(Effect.mapError((e: WalletError) => new JobFailure(`could not create an invoice: ${e.message}`)))
+        }).pipe(
+          // A wallet's passing hiccup must not waste a job that has already run.
+          Effect.retry(INVOICE_RETRY),
+          Effect.mapError((e: WalletError) => new JobFailure(`could not create an invoice: ${e.message}`))
+        )
         yield* store.record({
           id: job.id,
           priceSats: amountSats,
@@ -497,6 +501,9 @@ function makeKind5050DVM() {
     return Kind5050DVM.of({ goOnline, goOffline, status, readiness })
   })
 }
+
+/** A wallet that failed to make an invoice is asked twice more, a second and then two later. */
+const INVOICE_RETRY = Schedule.exponential("1 second").pipe(Schedule.upTo({ times: 2 }))
 
 /** A result no relay accepted is sent again a few times, backing off, before the job is failed. */
 const RESULT_RETRY = Schedule.exponential("500 millis").pipe(Schedule.upTo({ times: 4 }))
