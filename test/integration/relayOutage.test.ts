@@ -44,6 +44,7 @@ describe("relay outages", function() {
     await relay.restart() // an empty relay per case
     ollama.reset()
     ollama.setMode("ok")
+    ollama.delayMsPerToken = 0
   })
   afterEach(async () => {
     customer?.close()
@@ -87,6 +88,24 @@ describe("relay outages", function() {
       assert.ok(succeeded(customer, during.id))
       assert.equal(ollama.requests.filter((r) => r.prompt === "during the outage").length, 1, "ran once")
       assert.equal(ollama.requests.filter((r) => r.prompt === "from the future").length, 0, "the future request was not served")
+    })
+
+    it("a result that no relay accepted is sent again once the relay is back, and the job ends a success", async () => {
+      provider = await startProvider({ relays: [proxy.url], "ollama.host": ollama.url })
+      await provider.goOnline()
+      customer = new Customer([relay.url])
+      await customer.listen()
+      ollama.delayMsPerToken = 150 // about a second of "inference": time to cut the provider off mid-job
+      const job = await customer.publish(customer.buildJob({ prompt: "deliver me later" }))
+      await waitFor(() => ollama.inFlight === 1, 10_000, "inference started")
+      proxy.cutOff()
+      await waitFor(() => ollama.inFlight === 0, 10_000, "inference done while cut off")
+      await waitFor(() => proxy.refused >= 1, 10_000, "a refused reconnect")
+      proxy.restore()
+      await waitFor(() => succeeded(customer!, job.id), 20_000, "the result after the relay came back")
+      assert.equal(customer.repliesFor(job.id).results.length, 1)
+      assert.equal((await provider.jobRecord(job.id))?.status, "success")
+      ollama.delayMsPerToken = 0
     })
   })
 
