@@ -31,7 +31,9 @@ export const benchPipeline = async () => {
     maxConcurrentJobs: CONCURRENCY,
     // One customer sends everything here: lift the per-customer limits and the queue bound.
     "limits.jobsPerMinutePerCustomer": 10_000,
-    "limits.jobsInFlightPerCustomer": CONCURRENT_JOBS,
+    // One more than the burst: the sequential phase's last job may still be winding down (its success
+    // feedback out, its fiber not yet ended) when the burst starts.
+    "limits.jobsInFlightPerCustomer": CONCURRENT_JOBS + 1,
     "limits.maxQueuedJobs": 1000
   })
   await provider.goOnline()

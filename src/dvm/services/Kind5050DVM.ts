@@ -104,6 +104,8 @@ function makeKind5050DVM() {
     const cancelled = new Set<string>()
     /** Request ids deleted by their author (kind 5) lately: a job not started yet is then never run. */
     const withdrawn = new Map<string, string>()
+    /** created_at of our last NIP-89 announcement. */
+    let lastAnnouncedAt = 0
 
     const setStatus = (patch: Partial<DvmStatus>) => SubscriptionRef.update(status, (s) => ({ ...s, ...patch }))
     /** The status shows how many jobs are in `activeJobs`, read from the map itself. */
@@ -387,9 +389,20 @@ function makeKind5050DVM() {
     const announce = (state: Online) =>
       Effect.gen(function*() {
         const config = yield* settings.current
-        const outcome = yield* publishLogged(state.keys, handlerInfoEvent(config, PROVIDER_PROFILE), "announcement")
+        // Each version strictly newer than the last: of two with the same created_at, relays keep the
+        // lower id, so a second change within a second would otherwise be lost.
+        const template = handlerInfoEvent(config, PROVIDER_PROFILE)
+        const createdAt = Math.max(template.created_at, lastAnnouncedAt + 1)
+        lastAnnouncedAt = createdAt
+        const outcome = yield* publishLogged(state.keys, { ...template, created_at: createdAt }, "announcement")
         state.announcementId = outcome.eventId
       }).pipe(Effect.catch((e: RelayError) => Effect.logWarning(`Announcement not published: ${e.message}`)))
+
+    /** The kind 5 of our announcement; never older than it, or an `a` deletion would not reach it. */
+    const withdrawal = (state: Online) => {
+      const template = handlerDeletionEvent(state.keys.pubkey, state.announcementId)
+      return { ...template, created_at: Math.max(template.created_at, lastAnnouncedAt) }
+    }
 
     /**
      * Going online checks the wallet; a setting changed while online (free to a paid mode, another
@@ -485,7 +498,7 @@ function makeKind5050DVM() {
       // subscription and every job (each sends its own error feedback).
       yield* Effect.all([
         Scope.close(state.scope, Exit.void),
-        publishLogged(state.keys, handlerDeletionEvent(state.keys.pubkey, state.announcementId), "withdrawal").pipe(
+        publishLogged(state.keys, withdrawal(state), "withdrawal").pipe(
           Effect.timeout(OFFLINE_PUBLISH_TIMEOUT_MS),
           Effect.catch((e) => Effect.logWarning(`Withdrawal of the announcement not confirmed: ${String((e as { message?: string }).message ?? e)}`))
         )
