@@ -75,8 +75,8 @@ export class Admission {
 
   /**
    * Screens a request that will only be answered with an error (it is malformed): the allow and
-   * deny lists and the per-minute rate apply, so a flood of bad requests cannot make us sign and
-   * publish without limit. Takes no place in flight.
+   * deny lists and the per-minute rate apply, and it counts toward that rate, so bad requests cannot
+   * be sent beside good ones without limit. Takes no place in flight.
    */
   screen(customer: string, nowMs: number): AdmissionDecision {
     const refused = this.refusal(customer, nowMs)

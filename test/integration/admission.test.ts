@@ -62,4 +62,30 @@ describe("admission on a real relay", function() {
     assert.match(statusText(denied.repliesFor(fourth.id).feedback[0] as Event), /does not serve your key/)
     assert.deepEqual(ollama.requests.map((r) => r.prompt), ["first", "second"])
   })
+
+  it("applies the deny list and the per-minute rate to malformed requests too, and says so", async () => {
+    await provider?.dispose()
+    const denied = await newCustomer()
+    const sloppy = await newCustomer()
+    provider = await startProvider({
+      relays: [relay.url],
+      "ollama.host": ollama.url,
+      "limits.jobsPerMinutePerCustomer": 2,
+      "access.denyList": [denied.pubkey]
+    })
+    await provider.goOnline()
+    const p = provider.pubkey
+    const deniedJob = await denied.publish(denied.buildJob({ tags: [["p", p]] })) // no prompt
+    const bad = [] as Array<Event>
+    for (let i = 0; i < 3; i++) bad.push(await sloppy.publish(sloppy.buildJob({ prompt: "x", tags: [["p", p], ["param", "max_tokens", `x${i}`]] })))
+    const good = await sloppy.publish(sloppy.buildJob({ prompt: "fine now?", tags: [["p", p]] }))
+    await waitFor(() => [deniedJob, ...bad, good].every((j) => settled(j === deniedJob ? denied : sloppy, j.id)), 15_000, "every answer")
+    assert.match(statusText(denied.repliesFor(deniedJob.id).feedback[0] as Event), /does not serve your key/)
+    const reasons = bad.map((j) => statusText(sloppy.repliesFor(j.id).feedback[0] as Event))
+    assert.match(reasons[0] as string, /param max_tokens/)
+    assert.match(reasons[1] as string, /param max_tokens/)
+    assert.match(reasons[2] as string, /at most 2 jobs per minute per customer; try again in \d+ s/)
+    assert.match(statusText(sloppy.repliesFor(good.id).feedback[0] as Event), /at most 2 jobs per minute/, "malformed requests count toward the rate")
+    assert.equal(ollama.requests.filter((r) => r.prompt === "fine now?").length, 0)
+  })
 })

@@ -304,14 +304,6 @@ function makeKind5050DVM() {
         if (parsed._tag === "Ignored") {
           return yield* Effect.logDebug(`Request ${event.id.slice(0, 8)} ignored: ${parsed.reason}`)
         }
-        if (parsed._tag === "Invalid") {
-          // Answering costs a signature, a publish and a line in the history: a key over its limits
-          // (or denied) has had its answers this minute and gets no more.
-          const screened = admission.screen(event.pubkey, Date.now())
-          if (screened._tag === "Refused") {
-            return yield* Effect.logDebug(`Malformed request ${event.id.slice(0, 8)} dropped: ${screened.reason}`)
-          }
-        }
         yield* store.record({
           id: event.id,
           customer: event.pubkey,
@@ -322,7 +314,12 @@ function makeKind5050DVM() {
           encrypted: parsed._tag === "Job" ? parsed.job.encryption !== undefined : parsed.encryption !== undefined
         })
         const request = refOf(event)
-        if (parsed._tag === "Invalid") return yield* failJob(keys, request, parsed.reason)
+        if (parsed._tag === "Invalid") {
+          // The deny list and the per-minute rate apply to malformed requests too (they count toward
+          // it), and are answered the same way as for any request.
+          const screened = admission.screen(event.pubkey, Date.now())
+          return yield* failJob(keys, request, screened._tag === "Refused" ? screened.reason : parsed.reason)
+        }
         // A pay-first job waits for payment outside the queue, and takes its place once paid.
         const slot = { queued: config["payment.mode"] !== "pay-first" }
         const admitted = admission.admit(event.pubkey, Date.now(), { queue: slot.queued })
