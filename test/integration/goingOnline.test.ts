@@ -59,21 +59,32 @@ describe("going online after time offline", function() {
     // The request stays on relay A; the deletion only reaches relay B (relays need not honour NIP-09),
     // so going online replays both, in whatever order the relays send them.
     ollama.delayMsPerToken = 200 // a job started by mistake would still be running when checked
-    const job = await customer.publish(customer.buildJob({ prompt: "never mind" }), [relayA.url])
-    const deletion = finalizeEvent({ kind: 5, created_at: Math.floor(Date.now() / 1000), tags: [["e", job.id], ["k", "5050"]], content: "" }, customer.secretKey)
-    await customer.publish(deletion, [relayB.url])
+    // A customer of its own: the earlier test's requests are still on relay A and are replayed too,
+    // and must not count against this customer's limits.
+    const withdrawing = new Customer([relayA.url, relayB.url])
+    await withdrawing.listen()
+    try {
+      const job = await withdrawing.publish(withdrawing.buildJob({ prompt: "never mind" }), [relayA.url])
+      const deletion = finalizeEvent(
+        { kind: 5, created_at: Math.floor(Date.now() / 1000), tags: [["e", job.id], ["k", "5050"]], content: "" },
+        withdrawing.secretKey
+      )
+      await withdrawing.publish(deletion, [relayB.url])
 
-    provider = await startProvider({ relays: [relayA.url, relayB.url], "ollama.host": ollama.url })
-    await provider.goOnline()
-    const p = provider
-    let record = await p.jobRecord(job.id)
-    for (const deadline = Date.now() + 10_000; record?.status !== "error" && Date.now() < deadline;) {
-      await new Promise((r) => setTimeout(r, 100))
-      record = await p.jobRecord(job.id)
+      provider = await startProvider({ relays: [relayA.url, relayB.url], "ollama.host": ollama.url })
+      await provider.goOnline()
+      const p = provider
+      let record = await p.jobRecord(job.id)
+      for (const deadline = Date.now() + 10_000; record?.status !== "error" && Date.now() < deadline;) {
+        await new Promise((r) => setTimeout(r, 100))
+        record = await p.jobRecord(job.id)
+      }
+      assert.equal(record?.error, "cancelled by the customer")
+      await new Promise((r) => setTimeout(r, 500))
+      assert.equal(withdrawing.repliesFor(job.id).results.length, 0, "no result for the deleted request")
+      assert.ok(ollama.requests.every((r) => r.prompt !== "never mind") || ollama.aborted === 1, "never run, or stopped at once")
+    } finally {
+      withdrawing.close()
     }
-    assert.equal(record?.error, "cancelled by the customer")
-    await new Promise((r) => setTimeout(r, 500))
-    assert.equal(customer.repliesFor(job.id).results.length, 0, "no result for the deleted request")
-    assert.ok(ollama.requests.every((r) => r.prompt !== "never mind") || ollama.aborted === 1, "never run, or stopped at once")
   })
 })

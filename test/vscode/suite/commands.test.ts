@@ -10,6 +10,13 @@ describe("Activation", () => {
     assert.ok(extension().isActive)
     assert.ok(Number.isFinite(activationMs) && activationMs > 0 && activationMs < 10_000, `activationMs is ${activationMs}`)
   })
+
+  it("has not loaded the Spark SDK bundle (it loads on first use of a Spark wallet)", async () => {
+    await api()
+    const loaded = Object.keys(require.cache).filter((file) => file.endsWith("sparkSdk.js"))
+    assert.ok(Object.keys(require.cache).some((file) => file.endsWith("extension.js")), "the extension's own bundle is in the cache")
+    assert.deepEqual(loaded, [])
+  })
 })
 
 describe("Commands", () => {
