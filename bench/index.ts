@@ -1,4 +1,5 @@
 // `npm run bench`: figures, not pass/fail. Each section prints what it measured.
+import { benchJobHistory } from "./jobHistory"
 import { benchPipeline } from "./pipeline"
 import { benchSustained } from "./sustained"
 import { benchVscode } from "./vscode"
@@ -6,6 +7,7 @@ import { benchVscode } from "./vscode"
 const main = async () => {
   await benchPipeline()
   await benchSustained()
+  await benchJobHistory()
   await benchVscode()
 }
 
