@@ -74,12 +74,8 @@ describe("going online after time offline", function() {
       provider = await startProvider({ relays: [relayA.url, relayB.url], "ollama.host": ollama.url })
       await provider.goOnline()
       const p = provider
-      let record = await p.jobRecord(job.id)
-      for (const deadline = Date.now() + 10_000; record?.status !== "error" && Date.now() < deadline;) {
-        await new Promise((r) => setTimeout(r, 100))
-        record = await p.jobRecord(job.id)
-      }
-      assert.equal(record?.error, "cancelled by the customer")
+      await waitFor(async () => (await p.jobRecord(job.id))?.status === "error", 10_000, "the deleted request ended")
+      assert.equal((await p.jobRecord(job.id))?.error, "cancelled by the customer")
       await new Promise((r) => setTimeout(r, 500))
       assert.equal(withdrawing.repliesFor(job.id).results.length, 0, "no result for the deleted request")
       assert.ok(ollama.requests.every((r) => r.prompt !== "never mind") || ollama.aborted === 1, "never run, or stopped at once")

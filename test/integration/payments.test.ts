@@ -48,13 +48,7 @@ describe("payments over Nostr Wallet Connect", function() {
     return provider
   }
 
-  const eventually = async (check: () => Promise<boolean>, what: string) => {
-    const deadline = Date.now() + 30_000
-    while (!(await check())) {
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
+  const eventually = (check: () => Promise<boolean>, what: string) => waitFor(check, 30_000, what)
 
   /** Jobs are addressed to the provider under test, so one left by an earlier test is not its business. */
   const jobFor = (prompt: string, tags: Array<Array<string>> = []) =>

@@ -312,10 +312,13 @@ export async function startOllamaStandIn(opts: OllamaStandInOptions = {}): Promi
   return standIn;
 }
 
-/** Polls `predicate` until it is true (e.g. `() => ollama.aborted === 1`); rejects after `timeoutMs`. */
-export async function waitFor(predicate: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
+/**
+ * Polls `predicate` (which may be async, e.g. reading a job record) until it is true (e.g.
+ * `() => ollama.aborted === 1`); rejects after `timeoutMs`.
+ */
+export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 5000, what = "condition"): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
+  while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(10);
   }
