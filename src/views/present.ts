@@ -74,10 +74,11 @@ export const escapeMarkdown = (text: string): string => text.replace(/[\\`*_{}[\
 /** Markdown for the status bar tooltip; command links are only those in `tooltipCommands`. */
 export const statusBarTooltip = (s: ProviderSnapshot): string => {
   const { connected, total } = relayCount(s)
+  const problem = onlineProblem(s)
   const lines = [
     `**Sell Compute: ${escapeMarkdown(stateWords(s))}**`,
     ...(s.status.error && s.status.state === "offline" ? [`$(warning) ${escapeMarkdown(s.status.error)}`] : []),
-    ...(onlineProblem(s) ? [`$(warning) ${escapeMarkdown(onlineProblem(s) as string)}`] : []),
+    ...(problem ? [`$(warning) ${escapeMarkdown(problem)}`] : []),
     `Relays: ${connected}/${total} connected`,
     `Model: ${escapeMarkdown(modelLabel(s))}`,
     `Today: ${plural(s.earnings.jobsToday, "job")}, ${plural(s.earnings.satsEarnedToday, "sat")} earned`,
@@ -102,6 +103,8 @@ const customerNpub = (pubkey: string): string => {
 
 export const panelState = (s: ProviderSnapshot): PanelState => {
   const paymentMode = s.config["payment.mode"]
+  // Why it could not go online, or what needs attention while online.
+  const error = onlineProblem(s) ?? s.status.error
   const jobs = s.recentJobs.map((j): PanelJob => ({
     id: j.id,
     receivedAt: j.receivedAt,
@@ -120,7 +123,7 @@ export const panelState = (s: ProviderSnapshot): PanelState => {
     provider: {
       state: s.status.state,
       activeJobs: s.status.activeJobs,
-      ...(s.status.error || onlineProblem(s) ? { error: onlineProblem(s) ?? s.status.error } : {}),
+      ...(error ? { error } : {}),
       ...(s.status.onlineSince ? { onlineSince: s.status.onlineSince } : {})
     },
     identity: { ...(s.npub ? { npub: s.npub } : {}), ...(s.identityError ? { error: s.identityError } : {}) },

@@ -367,6 +367,14 @@ function makeKind5050DVM() {
         }
       })
 
+    /** Why the wallet cannot bill in the configured payment mode, or undefined when it can (or need not). */
+    const walletProblem = (config: Config) =>
+      Effect.gen(function*() {
+        if (config["payment.mode"] === "free") return undefined
+        const w = yield* wallet.status
+        return w.ready ? undefined : w.error ?? "unknown reason"
+      })
+
     const readiness = Effect.gen(function*() {
       const config = yield* settings.current
       const ollama: InferenceStatus = yield* inference.status
@@ -376,11 +384,8 @@ function makeKind5050DVM() {
       if (model && !ollama.models.includes(model) && !ollama.models.includes(`${model}:latest`)) {
         return `the model "${model}" set in sellCompute.textGeneration.model is not installed in Ollama`
       }
-      if (config["payment.mode"] !== "free") {
-        const w = yield* wallet.status
-        if (!w.ready) return `the wallet is not ready: ${w.error ?? "unknown reason"}`
-      }
-      return undefined
+      const walletWhy = yield* walletProblem(config)
+      return walletWhy === undefined ? undefined : `the wallet is not ready: ${walletWhy}`
     })
 
     const announce = (state: Online) =>
@@ -407,10 +412,9 @@ function makeKind5050DVM() {
      */
     const checkWalletWhileOnline = (config: Config) =>
       Effect.gen(function*() {
-        if (config["payment.mode"] === "free") return yield* setStatus({ error: undefined })
-        const w = yield* wallet.status
-        if (w.ready) return yield* setStatus({ error: undefined })
-        const problem = `the wallet is not ready (${w.error ?? "unknown reason"}); paid jobs fail until it is`
+        const walletWhy = yield* walletProblem(config)
+        if (walletWhy === undefined) return yield* setStatus({ error: undefined })
+        const problem = `the wallet is not ready (${walletWhy}); paid jobs fail until it is`
         yield* setStatus({ error: problem })
         yield* Effect.logWarning(`While online: ${problem}`)
       })

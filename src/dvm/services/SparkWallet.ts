@@ -139,12 +139,13 @@ export const makeSparkWallet = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk)
             catch: (cause) => new WalletError({ message: `Spark could not look up invoice: ${reasonOf(cause)}` })
           })
           const status = request?.status
-          const unusual = status !== undefined && (SPARK_FAILED.has(status) || sparkInvoiceStatus(status) === "pending" && !SPARK_IN_FLIGHT.has(status))
+          const failed = status !== undefined && SPARK_FAILED.has(status)
+          const unknown = status !== undefined && sparkInvoiceStatus(status) === "pending" && !SPARK_IN_FLIGHT.has(status)
           // Said once per invoice and status: a failure may be a payment that never reached us.
-          if (unusual && !noted.has(`${invoice.id} ${status}`)) {
+          if ((failed || unknown) && !noted.has(`${invoice.id} ${status}`)) {
             noted.add(`${invoice.id} ${status}`)
             yield* Effect.logWarning(
-              SPARK_FAILED.has(status)
+              failed
                 ? `Spark reports ${status} for invoice ${invoice.id}: not counted as paid`
                 : `Spark reports an unknown status ${status} for invoice ${invoice.id}: taken for a payment in flight`
             )
