@@ -14,6 +14,13 @@ export const NostrEvent = Schema.Struct({
 })
 export type NostrEvent = typeof NostrEvent.Type
 
+/**
+ * An event as a subscription hands it on, already through the door (authentic.ts). `malformed`
+ * says why an authentic event is not well formed (its tags or content were not strings; they are
+ * strings in this copy): it is answered with an error and never served.
+ */
+export type IncomingEvent = NostrEvent & { readonly malformed?: string }
+
 /** An event we are about to sign. */
 export interface EventTemplate {
   readonly kind: number
