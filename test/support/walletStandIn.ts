@@ -4,7 +4,7 @@
  */
 import { Effect, Layer, PubSub, Stream } from "effect"
 import { WalletError } from "../../src/dvm/errors"
-import { type InvoiceRequest, type IssuedInvoice, Wallet } from "../../src/dvm/services/Wallet"
+import { type InvoiceRequest, type IssuedInvoice, Wallet, type WalletCue } from "../../src/dvm/services/Wallet"
 
 export interface WalletStandIn {
   readonly issued: Array<InvoiceRequest & IssuedInvoice>
@@ -17,13 +17,13 @@ export interface WalletStandIn {
 }
 
 export const makeWalletStandIn = (): WalletStandIn => {
-  const incoming = Effect.runSync(PubSub.unbounded<void>())
+  const incoming = Effect.runSync(PubSub.unbounded<WalletCue>())
   const self: WalletStandIn = {
     pay: (bolt11) => {
       const invoice = self.issued.find((i) => i.bolt11 === bolt11)
       if (!invoice) throw new Error(`no such invoice ${bolt11}`)
       self.paid.add(invoice.id)
-      PubSub.publishUnsafe(incoming, undefined)
+      PubSub.publishUnsafe(incoming, {})
     },
     issued: [],
     paid: new Set(),

@@ -8,7 +8,7 @@ import { WalletError } from "../../src/dvm/errors"
 import { JobStore } from "../../src/dvm/services/JobStore"
 import { invoiceStatusOf } from "../../src/dvm/services/NwcWallet"
 import { CHECK_TIMEOUT_MS, EXPIRY_GRACE_S, type Settled, Settlement } from "../../src/dvm/services/Settlement"
-import { type InvoiceStatus, type IssuedInvoice, Wallet, type WalletBackend } from "../../src/dvm/services/Wallet"
+import { type InvoiceStatus, type IssuedInvoice, Wallet, type WalletBackend, type WalletCue } from "../../src/dvm/services/Wallet"
 
 type Answer = InvoiceStatus | "fail" | "hang"
 
@@ -17,7 +17,7 @@ const makeHarness = () => {
   const asked: Array<string> = []
   const logs: Array<string> = []
   const self = { backend: "spark" as WalletBackend }
-  const incoming = Effect.runSync(PubSub.unbounded<void>())
+  const incoming = Effect.runSync(PubSub.unbounded<WalletCue>())
   const wallet = Layer.succeed(Wallet, Wallet.of({
     status: Effect.sync(() => ({ backend: self.backend, ready: true })),
     createInvoice: () => Effect.die("not used here"),
@@ -176,7 +176,7 @@ describe("Settlement", () => {
     const young = await h.issue("young", 100_000)
     await h.watch("young", young)
     h.asked.length = 0
-    await h.runtime.runPromise(PubSub.publish(h.incoming, undefined))
+    await h.runtime.runPromise(PubSub.publish(h.incoming, {}))
     await h.advance(1)
     assert.equal(h.asked[0], young.id, h.asked.join(" "))
   })

@@ -1,14 +1,18 @@
 /**
  * Verified settlement: an invoice counts as paid only when the wallet says so. Open invoices are
- * re-checked when the wallet hears of incoming funds, and polled as a backup (often while young,
- * slowly after); each ends paid or expired in the JobStore, once. Expired waits out a grace past
- * the invoice's expiry and never overtakes a payment in flight. Invoices left open by a restart are
+ * re-checked when the wallet hears of incoming funds (that invoice, when the cue names it), and
+ * polled as a backup (often while young, slowly after); each ends paid or expired in the JobStore,
+ * once. Watching costs the wallet the same however many are open: at most CHECKS_PER_TICK checks
+ * start each second, the cued and newest first, and the longest unchecked alongside, so none starves.
+ * Expired waits out a grace past the invoice's expiry and never overtakes a payment in flight.
+ * Invoices left open by a restart are
  * picked up again by `resume`, whatever became of their job: sats that arrived are counted. Only
  * the wallet backend that issued an invoice is asked about it.
  */
 import { Clock, Context, Deferred, Effect, Layer, Result, Stream } from "effect"
 import { JobStore } from "./JobStore"
-import { type InvoiceStatus, type IssuedInvoice, Wallet } from "./Wallet"
+import { type InvoiceStatus, type IssuedInvoice, Wallet, type WalletCue } from "./Wallet"
+import { WALLET_DEADLINES } from "./walletDeadlines"
 
 export type Settled = "paid" | "expired"
 
@@ -30,8 +34,12 @@ const OLD_INTERVAL_MS = 30_000
 const TICK_MS = 1000
 /** An unpaid invoice is expired only this long after its expiry: a payment sent just before may still be landing. */
 export const EXPIRY_GRACE_S = 120
-/** The longest one check may take (the Spark SDK's calls have no time limit of their own). */
-export const CHECK_TIMEOUT_MS = 20_000
+/** The longest one check may take: the wallets' own deadline, also applied here to any Wallet. */
+export const CHECK_TIMEOUT_MS = WALLET_DEADLINES.invoiceStatusMs
+/** At most this many wallet checks start per tick, whether 2 or 200 invoices are open. */
+export const CHECKS_PER_TICK = 4
+/** Checks still awaiting the wallet: at this many, none starts (a hung wallet is not piled on). */
+export const MAX_CHECKS_IN_FLIGHT = 2 * CHECKS_PER_TICK
 /** Past the grace, an invoice the wallet could not be asked about this many times running is expired. */
 export const UNVERIFIED_CHECKS = 3
 
@@ -47,6 +55,32 @@ interface Open {
   failures: number
   /** Left unchecked as another backend's invoice (and said so). */
   parked: boolean
+  /** The wallet named this invoice in a cue: checked at the next tick. */
+  cued: boolean
+  /** A check of it is under way. */
+  checking: boolean
+}
+
+/**
+ * Which due invoices to check now, at most `slots`: turn about from the cued-then-newest (the one
+ * being paid now) and from the longest unchecked (so every invoice is checked eventually).
+ */
+export const pickChecks = <T extends { readonly since: number; readonly lastChecked: number }>(
+  cued: ReadonlyArray<T>,
+  due: ReadonlyArray<T>,
+  slots: number
+): Array<T> => {
+  const newest = [...cued].sort((a, b) => b.since - a.since).concat([...due].sort((a, b) => b.since - a.since))
+  const starved = [...due].sort((a, b) => a.lastChecked - b.lastChecked || b.since - a.since)
+  const picked = new Set<T>()
+  const lanes = [newest, starved]
+  const next = [0, 0]
+  for (let lane = 0; picked.size < slots && (next[0]! < newest.length || next[1]! < starved.length); lane = 1 - lane) {
+    const list = lanes[lane]!
+    while (next[lane]! < list.length && picked.has(list[next[lane]!]!)) next[lane]!++
+    if (next[lane]! < list.length) picked.add(list[next[lane]!++]!)
+  }
+  return [...picked]
 }
 
 function makeSettlement() {
@@ -54,7 +88,11 @@ function makeSettlement() {
     const wallet = yield* Wallet
     const store = yield* JobStore
     const open = new Map<string, Open>()
-    let cued = false
+    /** Open invoices by the wallet's id for them (lower case), for cues that name one. */
+    const byInvoice = new Map<string, Open>()
+    /** A cue naming no invoice: the next tick checks the newest open ones (still at most the cap). */
+    let generalCue = false
+    let inFlight = 0
 
     const short = (entry: Open) => entry.jobId.slice(0, 8)
     const pastGrace = (entry: Open, now: number) => now / 1000 > entry.invoice.expiresAt + EXPIRY_GRACE_S
@@ -63,6 +101,7 @@ function makeSettlement() {
     const settle = (entry: Open, outcome: Settled, unverified?: string) =>
       Effect.gen(function*() {
         open.delete(entry.jobId)
+        if (byInvoice.get(entry.invoice.id.toLowerCase()) === entry) byInvoice.delete(entry.invoice.id.toLowerCase())
         yield* store.record(outcome === "paid" ? { id: entry.jobId, payment: "paid", paidAt: Date.now() } : { id: entry.jobId, payment: "expired" })
         for (const waiter of entry.waiters) yield* Deferred.succeed(waiter, outcome)
         if (outcome === "expired") {
@@ -119,11 +158,12 @@ function makeSettlement() {
 
     const round = Effect.gen(function*() {
       // The loop costs nothing while no invoice is open: no wallet call, no SDK loaded.
-      if (open.size === 0) return
+      if (open.size === 0) return void (generalCue = false)
       const now = yield* Clock.currentTimeMillis
-      const forced = cued
-      cued = false
+      const general = generalCue
+      generalCue = false
       const backend = wallet.backend ? yield* wallet.backend : undefined
+      const cued: Array<Open> = []
       const due: Array<Open> = []
       const parked = new Map<string, number>()
       for (const entry of open.values()) {
@@ -137,7 +177,9 @@ function makeSettlement() {
           entry.parked = false
           entry.lastChecked = 0 // its wallet is selected again: check at once
         }
-        if (forced || now - entry.lastChecked >= (now - entry.since < YOUNG_MS ? YOUNG_INTERVAL_MS : OLD_INTERVAL_MS)) due.push(entry)
+        if (entry.checking) continue
+        if (entry.cued) cued.push(entry)
+        else if (general || now - entry.lastChecked >= (now - entry.since < YOUNG_MS ? YOUNG_INTERVAL_MS : OLD_INTERVAL_MS)) due.push(entry)
       }
       for (const [other, count] of parked) {
         yield* Effect.logInfo(
@@ -145,19 +187,34 @@ function makeSettlement() {
             `verified when the ${other} wallet is selected again`
         )
       }
-      // Newest first: a cue re-checks every open invoice, and the one being paid now is most likely the newest.
-      due.sort((a, b) => b.since - a.since)
-      yield* Effect.forEach(due, check, { concurrency: 4, discard: true })
+      for (const entry of pickChecks(cued, due, Math.min(CHECKS_PER_TICK, MAX_CHECKS_IN_FLIGHT - inFlight))) {
+        entry.cued = false
+        entry.checking = true
+        inFlight++
+        // Not awaited: a slow wallet delays no other invoice's turn, and the tick keeps its pace.
+        yield* Effect.forkScoped(check(entry).pipe(Effect.ensuring(Effect.sync(() => {
+          entry.checking = false
+          inFlight--
+        }))))
+      }
     })
 
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(round, Effect.sleep(TICK_MS))))
-    yield* Effect.forkScoped(wallet.incoming.pipe(Stream.runForEach(() => Effect.sync(() => (cued = true)))))
+    /** A cue only asks for a check sooner; it never settles anything. */
+    const cue = (c: WalletCue) =>
+      Effect.sync(() => {
+        if (c.invoiceId === undefined) return void (generalCue = true)
+        const entry = byInvoice.get(c.invoiceId.toLowerCase())
+        if (entry) entry.cued = true
+      })
+    yield* Effect.forkScoped(wallet.incoming.pipe(Stream.runForEach(cue)))
 
     const add = (jobId: string, invoice: IssuedInvoice, now: number) => {
       const existing = open.get(jobId)
       if (existing) return existing
-      const entry: Open = { jobId, invoice, since: now, lastChecked: now, waiters: [], inFlight: false, failures: 0, parked: false }
+      const entry: Open = { jobId, invoice, since: now, lastChecked: now, waiters: [], inFlight: false, failures: 0, parked: false, cued: false, checking: false }
       open.set(jobId, entry)
+      byInvoice.set(invoice.id.toLowerCase(), entry)
       return entry
     }
 

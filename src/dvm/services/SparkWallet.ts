@@ -7,7 +7,8 @@ import { Effect, PubSub, Stream } from "effect"
 import { WalletError } from "../errors"
 import { Secrets } from "./Secrets"
 import { Settings } from "./Settings"
-import { type InvoiceStatus, type IssuedInvoice, Wallet, type WalletStatus } from "./Wallet"
+import { type InvoiceStatus, type IssuedInvoice, Wallet, type WalletCue, type WalletStatus } from "./Wallet"
+import { arriveWithin, secondsOf, WALLET_DEADLINES, type WalletDeadlines, withDeadlines } from "./walletDeadlines"
 
 /** The part of the Spark SDK we use; tests inject a double of exactly this. */
 export interface SparkWalletLike {
@@ -65,23 +66,54 @@ export const sparkInvoiceStatus = (status: string | undefined): InvoiceStatus =>
 
 const reasonOf = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause)).slice(0, 300)
 
-/** The Spark implementation of Wallet; `loadSdk` is replaced by a double in tests. */
-export const makeSparkWallet = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk) =>
+/** How long disposing waits for a wallet's cleanup (it goes on in the background past that). */
+const CLEANUP_WAIT_MS = 3000
+
+/**
+ * The Spark implementation of Wallet; `loadSdk` is replaced by a double in tests. Every call is
+ * bounded by `deadlines`: the SDK's own calls can hang forever, and its initialize cannot be
+ * aborted, so one given up is cleaned up whenever it arrives.
+ */
+export const makeSparkWallet = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk, deadlines: WalletDeadlines = WALLET_DEADLINES) =>
     Effect.gen(function*() {
       const secrets = yield* Secrets
       const settings = yield* Settings
       let wallet: Promise<SparkWalletLike> | undefined
       /** The mnemonic and network `wallet` was made from: a change to either means another wallet. */
       let madeFrom: string | undefined
-      const incoming = yield* PubSub.unbounded<void>()
+      const incoming = yield* PubSub.unbounded<WalletCue>()
       /** Invoice and status pairs already logged. */
       const noted = new Set<string>()
 
-      const reset = Effect.promise(async () => {
+      const reset = Effect.suspend(() => {
         const pending = wallet
         wallet = undefined
-        if (pending) await pending.then((w) => w.cleanup()).catch(() => undefined)
+        if (!pending) return Effect.void
+        // One still initializing is cleaned up when it arrives; disposing does not wait for that.
+        const cleaned = pending.then((w) => w.cleanup()).catch(() => undefined)
+        return Effect.promise(() => cleaned).pipe(Effect.timeoutOption(CLEANUP_WAIT_MS), Effect.asVoid)
       })
+
+      const start = (mnemonic: string, network: "MAINNET" | "REGTEST") => {
+        const initialized = loadSdk().then((sdk) =>
+          sdk.initialize({ mnemonicOrSeed: mnemonic, accountNumber: SPARK_ACCOUNT_NUMBER, options: { network } })
+        ).then((r) => r.wallet)
+        const started = arriveWithin(
+          initialized,
+          deadlines.connectMs,
+          `no answer from Spark within ${secondsOf(deadlines.connectMs)}`,
+          (late) => void late.cleanup().catch(() => undefined)
+        ).then((w) => {
+          w.on("transfer:claimed", () => PubSub.publishUnsafe(incoming, {}))
+          return w
+        })
+        // The one owner of a failed start: forgotten, so the next call starts afresh.
+        started.catch(() => {
+          if (wallet === started) wallet = undefined
+        })
+        return started
+      }
+
       const connect = Effect.gen(function*() {
         const mnemonic = yield* secrets.get("sparkMnemonic")
         if (!mnemonic) {
@@ -90,18 +122,10 @@ export const makeSparkWallet = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk)
         const network = (yield* settings.current)["spark.network"]
         if (wallet && madeFrom !== `${network} ${mnemonic}`) yield* reset
         madeFrom = `${network} ${mnemonic}`
-        wallet ??= loadSdk().then((sdk) =>
-          sdk.initialize({ mnemonicOrSeed: mnemonic, accountNumber: SPARK_ACCOUNT_NUMBER, options: { network } })
-        ).then((r) => {
-          r.wallet.on("transfer:claimed", () => PubSub.publishUnsafe(incoming, undefined))
-          return r.wallet
-        })
+        const current = wallet ??= start(mnemonic, network)
         return yield* Effect.tryPromise({
-          try: () => wallet as Promise<SparkWalletLike>,
-          catch: (cause) => {
-            wallet = undefined
-            return new WalletError({ message: `Spark wallet could not connect: ${reasonOf(cause)}` })
-          }
+          try: () => current,
+          catch: (cause) => new WalletError({ message: `Spark wallet could not connect: ${reasonOf(cause)}` })
         })
       })
 
@@ -156,5 +180,5 @@ export const makeSparkWallet = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk)
 
       yield* Effect.addFinalizer(() => reset)
 
-      return Wallet.of({ status, createInvoice, invoiceStatus, backend: Effect.succeed("spark"), incoming: Stream.fromPubSub(incoming), reset })
+      return Wallet.of(withDeadlines({ status, createInvoice, invoiceStatus, backend: Effect.succeed("spark"), incoming: Stream.fromPubSub(incoming), reset }, deadlines))
     })

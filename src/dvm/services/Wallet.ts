@@ -42,14 +42,23 @@ export interface WalletStatus {
   readonly error?: string
 }
 
+/**
+ * A hint that funds may have arrived: with `invoiceId`, for that invoice (an NWC payment_received
+ * notification); without, for any (Spark's transfer:claimed). A cue only prompts a check with the
+ * wallet; it never marks anything paid.
+ */
+export interface WalletCue {
+  readonly invoiceId?: string
+}
+
 export class Wallet extends Context.Service<Wallet, {
   readonly status: Effect.Effect<WalletStatus>
   readonly createInvoice: (request: InvoiceRequest) => Effect.Effect<IssuedInvoice, WalletError>
   readonly invoiceStatus: (invoice: IssuedInvoice) => Effect.Effect<InvoiceStatus, WalletError>
   /** The backend selected now; a wallet without it checks every invoice (tests' stand-ins). */
   readonly backend?: Effect.Effect<WalletBackend>
-  /** Cues that funds may have arrived (Spark's transfer:claimed): re-check open invoices now. */
-  readonly incoming: Stream.Stream<void>
+  /** Cues that funds may have arrived: Settlement checks the named invoice (or some open ones) soon. */
+  readonly incoming: Stream.Stream<WalletCue>
   /** Drops the connection, so a new secret or backend is used from the next call on. */
   readonly reset: Effect.Effect<void>
 }>()("sellCompute/Wallet") {}

@@ -1,20 +1,29 @@
 /**
  * The Wallet the provider uses: Spark or NWC, as `sellCompute.wallet.backend` says at each call,
- * so switching the setting takes effect for the next job without a restart.
+ * so switching the setting takes effect for the next job without a restart. Each backend bounds its
+ * own calls (walletDeadlines.ts).
  */
 import { Effect, Layer, Stream } from "effect"
 import { makeNwcWallet } from "./NwcWallet"
 import { Settings } from "./Settings"
 import { makeSparkWallet, type SparkSdk } from "./SparkWallet"
 import { Wallet, type WalletBackend } from "./Wallet"
+import { WALLET_DEADLINES, type WalletDeadlines } from "./walletDeadlines"
 
-export const walletLayer = (options: { readonly loadSparkSdk?: () => Promise<SparkSdk> } = {}) =>
+export interface WalletLayerOptions {
+  readonly loadSparkSdk?: () => Promise<SparkSdk>
+  /** How long each wallet call may take; WALLET_DEADLINES unless a test or the headless host says otherwise. */
+  readonly deadlines?: WalletDeadlines
+}
+
+export const walletLayer = (options: WalletLayerOptions = {}) =>
   Layer.effect(
     Wallet,
     Effect.gen(function*() {
       const settings = yield* Settings
-      const spark = yield* makeSparkWallet(options.loadSparkSdk)
-      const nwc = yield* makeNwcWallet
+      const deadlines = options.deadlines ?? WALLET_DEADLINES
+      const spark = yield* makeSparkWallet(options.loadSparkSdk, deadlines)
+      const nwc = yield* makeNwcWallet(deadlines)
       const backend = Effect.map(settings.current, (config): WalletBackend => (config["wallet.backend"] === "nwc" ? "nwc" : "spark"))
       const current = Effect.map(backend, (b) => (b === "nwc" ? nwc : spark))
       return Wallet.of({
