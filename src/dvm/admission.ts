@@ -24,6 +24,8 @@ const WINDOW_MS = 60_000
 
 export class Admission {
   private inFlight = 0
+  /** Pay-first jobs admitted and waiting for payment: each holds an invoice the wallet watches. */
+  private awaitingPayment = 0
   private readonly perCustomer = new Map<string, { inFlight: number; recent: Array<number> }>()
   private lastSweep = 0
 
@@ -41,7 +43,9 @@ export class Admission {
   /**
    * Admits a job for `customer`. With `queue: false` (a pay-first job about to wait for payment) it
    * passes the same checks but takes no place among the running and queued jobs yet: `enqueue`
-   * takes it once the job is paid, so unpaid invoices never keep paying customers out.
+   * takes it once the job is paid, so unpaid invoices never keep paying customers out. Jobs waiting
+   * for payment are bounded on their own (`maxQueued`, at least one), so strangers cannot make the
+   * wallet mint and watch invoices without limit.
    */
   admit(customer: string, nowMs: number, options: { readonly queue?: boolean } = {}): AdmissionDecision {
     const refused = this.refusal(customer, nowMs)
@@ -56,6 +60,14 @@ export class Admission {
         retryAfterSeconds: 10
       }
     }
+    if (options.queue === false && this.awaitingPayment >= this.maxAwaitingPayment) {
+      this.keep(customer, entry)
+      return {
+        _tag: "Refused",
+        reason: `busy: ${this.awaitingPayment} jobs are already waiting for payment; try again in a minute`,
+        retryAfterSeconds: 60
+      }
+    }
     const queued = Math.max(0, this.inFlight - limits.maxRunning)
     if (this.inFlight >= limits.maxRunning && queued >= limits.maxQueued) {
       this.keep(customer, entry)
@@ -64,11 +76,29 @@ export class Admission {
     entry.inFlight++
     entry.recent.push(nowMs)
     this.perCustomer.set(customer, entry)
-    return { _tag: "Admitted", queuePosition: options.queue === false ? 0 : this.enqueue() }
+    if (options.queue === false) {
+      this.awaitingPayment++
+      return { _tag: "Admitted", queuePosition: 0 }
+    }
+    return { _tag: "Admitted", queuePosition: this.enqueue() }
   }
 
-  /** Takes a place among the running and queued jobs; returns the jobs ahead of it (0 = runs now). */
-  enqueue(): number {
+  /** Pay-first jobs that may wait for payment at once. */
+  private get maxAwaitingPayment(): number {
+    return Math.max(1, this.limits.maxQueued)
+  }
+
+  /** Jobs admitted to wait for payment and not yet paid or released. */
+  get waitingForPayment(): number {
+    return this.awaitingPayment
+  }
+
+  /**
+   * Takes a place among the running and queued jobs; returns the jobs ahead of it (0 = runs now).
+   * A pay-first job calls it once paid, leaving the jobs waiting for payment.
+   */
+  enqueue(options: { readonly paid?: boolean } = {}): number {
+    if (options.paid) this.awaitingPayment = Math.max(0, this.awaitingPayment - 1)
     this.inFlight++
     return Math.max(0, this.inFlight - this.limits.maxRunning)
   }
@@ -90,6 +120,7 @@ export class Admission {
   /** Releases an admitted job; `queued: false` when it never took its place (an unpaid pay-first job). */
   release(customer: string, options: { readonly queued?: boolean } = {}): void {
     if (options.queued !== false) this.inFlight = Math.max(0, this.inFlight - 1)
+    else this.awaitingPayment = Math.max(0, this.awaitingPayment - 1)
     const entry = this.perCustomer.get(customer)
     if (!entry) return
     entry.inFlight = Math.max(0, entry.inFlight - 1)

@@ -4,12 +4,14 @@
  */
 import { Cause, Layer, Logger, References } from "effect"
 import type * as vscode from "vscode"
+import { logSafe } from "../dvm/printable"
 
 export const outputChannelLogger = (channel: vscode.LogOutputChannel) =>
   Logger.make(({ logLevel, message, cause }) => {
     const parts = (Array.isArray(message) ? message : [message]).map((m) => (typeof m === "string" ? m : String(m)))
     const reason = cause.reasons.length > 0 ? ` — ${Cause.pretty(cause).split("\n")[0]}` : ""
-    const line = parts.join(" ") + reason
+    // Escaped whole: a message may carry a customer's or a relay's text.
+    const line = logSafe(parts.join(" ") + reason)
     switch (logLevel) {
       case "Fatal":
       case "Error":

@@ -135,9 +135,10 @@ describe("payments over Nostr Wallet Connect", function() {
     assert.equal((await p.jobRecord(job.id))?.payment, "paid")
   })
 
-  it("pay-first: jobs waiting for payment hold no place in the queue, so unpaid invoices cannot make the provider busy", async () => {
-    await online({ "payment.mode": "pay-first", "limits.maxQueuedJobs": 1 })
+  it("pay-first: jobs waiting for payment hold no place in the queue, and are bounded on their own", async () => {
+    await online({ "payment.mode": "pay-first", "limits.maxQueuedJobs": 4 })
     const strangers = [new Customer([relay.url]), new Customer([relay.url]), new Customer([relay.url])]
+    const late = new Customer([relay.url])
     try {
       await Promise.all(strangers.map((c) => c.listen()))
       const unpaid = await Promise.all(strangers.map((c) =>
@@ -147,13 +148,21 @@ describe("payments over Nostr Wallet Connect", function() {
       const job = await jobFor("I will pay")
       await waitFor(() => customer.repliesFor(job.id).feedback.length > 0, 15_000, "an answer")
       assert.deepEqual(customer.repliesFor(job.id).feedback.map(statusOf), ["payment-required"], "not busy")
+      // Four invoices outstanding: a fifth stranger is told the provider is busy, and no invoice is made.
+      await late.listen()
+      const invoices = nwc.invoices.size
+      const refused = await late.publish(late.buildJob({ prompt: "one too many", tags: [["p", (provider as TestProvider).pubkey]] }))
+      await waitFor(() => late.repliesFor(refused.id).feedback.length > 0, 15_000, "the late stranger's answer")
+      assert.deepEqual(late.repliesFor(refused.id).feedback.map(statusOf), ["error"])
+      assert.match(tag(late.repliesFor(refused.id).feedback[0] as Event, "status")?.[2] ?? "", /busy: 4 jobs are already waiting for payment/)
+      assert.equal(nwc.invoices.size, invoices)
       const required = customer.repliesFor(job.id).feedback[0] as Event
       nwc.settle(tag(required, "amount")?.[2] as string)
       await waitFor(() => settled(job.id), 15_000, "result after payment")
       assert.equal(customer.repliesFor(job.id).results.length, 1)
       assert.equal(ollama.requests.length, 1, "only the paid job ran")
     } finally {
-      for (const c of strangers) c.close()
+      for (const c of [...strangers, late]) c.close()
     }
   })
 

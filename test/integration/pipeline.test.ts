@@ -198,6 +198,28 @@ describe("job pipeline against a real relay and an Ollama API", function() {
     assert.match(tag(replies.feedback[0] as Event, "status")?.[2] ?? "", /could not decrypt/)
   })
 
+  it("keeps an encrypted request's values secret in its error: the public status says only invalid request", async () => {
+    for (const scheme of ["nip04", "nip44"] as const) {
+      const job = customer.buildJob({
+        prompt: "a secret prompt",
+        tags: [["param", "temperature", "7.77"], ["bid", "12345x"]],
+        encrypt: { scheme, provider: provider.pubkey }
+      })
+      const replies = await runJob(job)
+      assert.deepEqual(replies.feedback.map(statusOf), ["error"])
+      const error = replies.feedback[0] as Event
+      assert.deepEqual(tag(error, "status"), ["status", "error", "invalid request"])
+      assert.ok(error.tags.some((t) => t[0] === "encrypted"))
+      assert.ok(!error.tags.some((t) => t[0] === "amount"))
+      const publicText = JSON.stringify(error.tags)
+      assert.ok(!publicText.includes("7.77") && !publicText.includes("temperature"), publicText)
+      const reason = customer.decrypt(scheme, provider.pubkey, error.content)
+      assert.match(reason, /param temperature="7.77" is not valid/)
+      assert.ok(!JSON.stringify(await provider.jobRecord(job.id)).includes("7.77"), "nor in the history")
+      assert.ok(!provider.logs.some((line) => line.includes("7.77")), "nor in the log")
+    }
+  })
+
   it("reports Ollama failing with HTTP 500 and recovers when it is back", async () => {
     ollama.setMode("fail500")
     const failed = await runJob(customer.buildJob({ prompt: "will fail" }))

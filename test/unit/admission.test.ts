@@ -74,16 +74,33 @@ describe("admission", () => {
   })
 
   it("lets pay-first jobs wait for payment without a place in the queue, and queues them once paid", () => {
-    const a = new Admission(limits({ maxQueued: 1 }))
+    const a = new Admission(limits({ maxQueued: 4 }))
     for (const c of ["p1", "p2", "p3", "p4"]) assert.deepEqual(a.admit(c, 0, { queue: false }), { _tag: "Admitted", queuePosition: 0 })
     assert.equal(a.size, 0, "unpaid jobs hold no place")
     assert.deepEqual(a.admit("payer", 0), { _tag: "Admitted", queuePosition: 0 }, "a customer who pays at once still runs")
-    assert.equal(a.enqueue(), 1, "a paid job goes behind the running one")
-    refused(a.admit("late", 0)) // running 1 + queued 1: full
-    a.release("p1", { queued: false }) // an unpaid job ending frees nothing in the queue
+    for (const c of ["q1", "q2", "q3"]) a.admit(c, 0)
+    assert.equal(a.enqueue({ paid: true }), 4, "a paid job goes behind the running and queued ones")
+    assert.equal(a.waitingForPayment, 3)
+    refused(a.admit("late", 0)) // running 1 + queued 4: full
+    a.release("p2", { queued: false }) // an unpaid job ending frees nothing in the queue
     refused(a.admit("late", 0))
     a.release("payer")
-    assert.deepEqual(a.admit("late", 0), { _tag: "Admitted", queuePosition: 1 })
+    assert.deepEqual(a.admit("late", 0), { _tag: "Admitted", queuePosition: 4 })
+  })
+
+  it("bounds the jobs waiting for payment at once, each customer's in-flight limit included", () => {
+    const a = new Admission(limits({ maxQueued: 3, perCustomerInFlight: 2 }))
+    assert.equal(a.admit("s1", 0, { queue: false })._tag, "Admitted")
+    assert.equal(a.admit("s1", 0, { queue: false })._tag, "Admitted")
+    assert.match(refused(a.admit("s1", 0, { queue: false })).reason, /at most 2 of your jobs/)
+    assert.equal(a.admit("s2", 0, { queue: false })._tag, "Admitted")
+    assert.match(refused(a.admit("s3", 0, { queue: false })).reason, /busy: 3 jobs are already waiting for payment/)
+    assert.equal(a.admit("s3", 0)._tag, "Admitted", "a job that needs no invoice is not held up by them")
+    a.release("s1", { queued: false }) // an invoice expired unpaid
+    assert.equal(a.admit("s3", 0, { queue: false })._tag, "Admitted")
+    a.enqueue({ paid: true }) // one paid: it leaves the wait for payment
+    assert.equal(a.waitingForPayment, 2)
+    assert.equal(a.admit("s4", 0, { queue: false })._tag, "Admitted")
   })
 
   it("screens malformed requests by the deny list and the per-minute rate, without a place in flight", () => {

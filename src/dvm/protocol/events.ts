@@ -37,7 +37,8 @@ const amountTag = (invoice: Invoice): Array<string> =>
 export const feedbackEvent = (
   request: RequestRef,
   status: FeedbackStatus,
-  options: { readonly extra?: string; readonly invoice?: Invoice; readonly content?: string } = {}
+  /** `encrypted`: `content` is encrypted to the customer (the reason of an encrypted request's error). */
+  options: { readonly extra?: string; readonly invoice?: Invoice; readonly content?: string; readonly encrypted?: boolean } = {}
 ): EventTemplate => {
   const tags: Array<Array<string>> = [
     options.extra ? ["status", status, options.extra] : ["status", status],
@@ -45,6 +46,7 @@ export const feedbackEvent = (
     ["p", request.customer]
   ]
   if (options.invoice) tags.push(amountTag(options.invoice))
+  if (options.encrypted) tags.push(["encrypted"])
   return { kind: FEEDBACK_KIND, created_at: nowSeconds(), tags, content: options.content ?? "" }
 }
 

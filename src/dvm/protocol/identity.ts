@@ -45,7 +45,8 @@ export const parseSecretKey = (text: string): Uint8Array | { readonly error: str
 export const secretKeyToHex = (secretKey: Uint8Array): string => bytesToHex(secretKey)
 
 /** A public key as hex, from hex or an npub (settings accept both). */
-export const hexPubkey = (key: string): string => {
+export const hexPubkey = (text: string): string => {
+  const key = text.trim()
   if (!key.startsWith("npub1")) return key.toLowerCase()
   try {
     const decoded = nip19.decode(key)

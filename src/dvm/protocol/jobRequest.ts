@@ -4,6 +4,7 @@
  */
 import { Result, Schema } from "effect"
 import type { Config } from "../config"
+import { printable } from "../printable"
 import { decryptFrom, detectScheme, type EncryptionScheme } from "./encryption"
 import { type NostrEvent, type Tag, tagValues } from "./nostrEvent"
 
@@ -42,13 +43,14 @@ export interface JobRequest {
 
 export type ParsedRequest =
   | { readonly _tag: "Job"; readonly job: JobRequest }
-  | { readonly _tag: "Invalid"; readonly reason: string; readonly encryption?: EncryptionScheme }
+  /** `decrypted`: the request was encrypted and read, so `reason` may quote what it said (keep it secret). */
+  | { readonly _tag: "Invalid"; readonly reason: string; readonly encryption?: EncryptionScheme; readonly decrypted?: true }
   | { readonly _tag: "NotForUs" }
   /** Not worth an answer: too old, from the future, or past its NIP-40 expiration. */
   | { readonly _tag: "Ignored"; readonly reason: string }
 
-const invalid = (reason: string, encryption?: EncryptionScheme): ParsedRequest =>
-  encryption ? { _tag: "Invalid", reason, encryption } : { _tag: "Invalid", reason }
+const invalid = (reason: string, encryption?: EncryptionScheme, decrypted = encryption !== undefined): ParsedRequest =>
+  encryption ? { _tag: "Invalid", reason, encryption, ...(decrypted ? { decrypted: true as const } : {}) } : { _tag: "Invalid", reason }
 
 const TEXT_INPUT_TYPES = new Set(["text", "prompt"])
 
@@ -85,7 +87,7 @@ const readParams = (tags: ReadonlyArray<Tag>): Result.Result<JobParams, string> 
     const decoded = Schema.decodeUnknownResult(spec.schema)(raw)
     if (Result.isFailure(decoded)) {
       const why = decoded.failure.message.split("\n")[0] ?? "invalid value"
-      return Result.fail(`param ${tag[1]}=${JSON.stringify(raw.slice(0, 40))} is not valid: ${why}`)
+      return Result.fail(`param ${printable(tag[1], 40)}="${printable(raw, 40)}" is not valid: ${why}`)
     }
     params[spec.key] = decoded.success
   }
@@ -139,7 +141,7 @@ export const parseJobRequest = (event: NostrEvent, ctx: ParseContext): ParsedReq
     try {
       plaintext = decryptFrom(encryption, ctx.ourSecretKey, event.pubkey, event.content)
     } catch {
-      return invalid(`could not decrypt the request with ${encryption.toUpperCase()}: was it encrypted to this provider's key?`, encryption)
+      return invalid(`could not decrypt the request with ${encryption.toUpperCase()}: was it encrypted to this provider's key?`, encryption, false)
     }
     const decoded = Schema.decodeUnknownResult(EncryptedTags)(plaintext)
     if (Result.isFailure(decoded)) {
@@ -153,7 +155,7 @@ export const parseJobRequest = (event: NostrEvent, ctx: ParseContext): ParsedReq
   for (const tag of inputTags) {
     const type = tag[2] ?? "text"
     if (!TEXT_INPUT_TYPES.has(type)) {
-      return invalid(`input type "${type.slice(0, 20)}" is not supported; send the prompt as an i tag of type "text"`, encryption)
+      return invalid(`input type "${printable(type, 20)}" is not supported; send the prompt as an i tag of type "text"`, encryption)
     }
     if (tag[1] !== undefined && tag[1].trim() !== "") texts.push(tag[1])
   }
@@ -173,7 +175,7 @@ export const parseJobRequest = (event: NostrEvent, ctx: ParseContext): ParsedReq
   const bid = tagValues(tags, "bid")[0]
   if (bid !== undefined) {
     const decoded = Schema.decodeUnknownResult(BID)(bid)
-    if (Result.isFailure(decoded)) return invalid(`bid ${JSON.stringify(bid.slice(0, 40))} is not a whole number of millisats`, encryption)
+    if (Result.isFailure(decoded)) return invalid(`bid "${printable(bid, 40)}" is not a whole number of millisats`, encryption)
     bidMsats = decoded.success
   }
 

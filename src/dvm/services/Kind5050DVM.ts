@@ -7,7 +7,7 @@ import { Cause, Context, Effect, Exit, Fiber, FiberMap, Layer, Schedule, Scope, 
 import { Admission, type AdmissionLimits } from "../admission"
 import type { Config } from "../config"
 import { GoOnlineError, RelayError, WalletError } from "../errors"
-import { encryptFor } from "../protocol/encryption"
+import { encryptFor, type EncryptionScheme } from "../protocol/encryption"
 import {
   DELETION_KIND,
   feedbackEvent,
@@ -23,10 +23,11 @@ import {
 } from "../protocol/events"
 import { hexPubkey, type Keys } from "../protocol/identity"
 import { generationOptions, type GenerationOptions, type JobRequest, parseJobRequest } from "../protocol/jobRequest"
-import { type EventTemplate, type NostrEvent, nowSeconds, tagValues } from "../protocol/nostrEvent"
+import { type EventTemplate, type IncomingEvent, type NostrEvent, nowSeconds, tagValues } from "../protocol/nostrEvent"
 import { signEvent } from "../protocol/signing"
 import { priceSats, satsToMsats } from "../pricing"
 import { pricingOf, quoteFor } from "../quote"
+import { ReplyBudget } from "../replyBudget"
 import { Identity } from "./Identity"
 import { Inference, type InferenceStatus } from "./Inference"
 import { JobStore } from "./JobStore"
@@ -69,6 +70,10 @@ const MODELS_CACHE_MS = 30_000
 const OFFLINE_PUBLISH_TIMEOUT_MS = 3000
 /** Deleted request ids remembered, oldest forgotten first. */
 const WITHDRAWN_LIMIT = 10_000
+/** The checks before going online (Ollama, the wallet) end within this, whatever hangs. */
+export const READINESS_TIMEOUT_MS = 30_000
+/** Requests dropped for want of reply budget are reported at most this often. */
+const DROPPED_REPORT_MS = 60_000
 
 interface Online {
   readonly scope: Scope.Closeable
@@ -76,12 +81,22 @@ interface Online {
   announcementId?: string
 }
 
-/** A failure on the job path: `reason` goes to the customer and the log. */
+/**
+ * A failure on the job path: `reason` goes to the customer and the log. `aboutRequest`: the reason
+ * quotes what the request said (a bid, a param, its length), so for an encrypted request it goes
+ * to the customer encrypted only.
+ */
 class JobFailure {
   readonly _tag = "JobFailure"
   /** `quoteMsats`: our price, sent with the error when the customer offered too little. */
-  constructor(readonly reason: string, readonly quoteMsats?: number) {}
+  constructor(readonly reason: string, readonly quoteMsats?: number, readonly aboutRequest = false) {}
 }
+
+/** Who an error goes to, and how: in the scheme of the request when it was encrypted. */
+type Addressee = RequestRef & { readonly encryption?: EncryptionScheme | undefined }
+
+/** What the public 7000 says when the reason of an encrypted request's error is sent encrypted. */
+const INVALID_ENCRYPTED = "invalid request"
 
 function makeKind5050DVM() {
   return Effect.gen(function*() {
@@ -106,6 +121,10 @@ function makeKind5050DVM() {
     const withdrawn = new Map<string, string>()
     /** created_at of our last NIP-89 announcement. */
     let lastAnnouncedAt = 0
+    /** Every refusal (malformed, denied, rate limited, busy) draws on one budget, so floods get no flood back. */
+    const replyBudget = new ReplyBudget()
+    let droppedReported = 0
+    let droppedAt = 0
 
     const setStatus = (patch: Partial<DvmStatus>) => SubscriptionRef.update(status, (s) => ({ ...s, ...patch }))
     /** The status shows how many jobs are in `activeJobs`, read from the map itself. */
@@ -200,7 +219,7 @@ function makeKind5050DVM() {
         const config = yield* settings.current
         const mode = config["payment.mode"]
         const quote = mode === "free" ? undefined : quoteFor(job, config)
-        if (quote && "refused" in quote) return yield* Effect.fail(new JobFailure(quote.refused, quote.priceMsats))
+        if (quote && "refused" in quote) return yield* Effect.fail(new JobFailure(quote.refused, quote.priceMsats, true))
         const options = { ...generationOptions(job.params, config), ...(quote ? { maxTokens: quote.maxTokens } : {}) }
 
         let prepaidSats: number | undefined
@@ -215,7 +234,7 @@ function makeKind5050DVM() {
           prepaidSats = quote.worstSats
           if (!slot.queued) {
             slot.queued = true
-            yield* reportQueued(keys, job, admission.enqueue())
+            yield* reportQueued(keys, job, admission.enqueue({ paid: true }))
           }
         }
 
@@ -258,11 +277,60 @@ function makeKind5050DVM() {
         )
       })
 
-    const failJob = (keys: Keys, request: RequestRef, reason: string, quoteMsats?: number) =>
+    /**
+     * Ends a job with an error to its customer. When the reason quotes an encrypted request
+     * (`aboutRequest`), the public status says only "invalid request" and the reason, with our price,
+     * goes encrypted in `content`; the history and the log do not repeat it.
+     */
+    const failJob = (keys: Keys, request: Addressee, reason: string, quoteMsats?: number, aboutRequest = false) =>
       Effect.gen(function*() {
-        yield* store.record({ id: request.id, status: "error", error: reason })
-        yield* sendFeedback(keys, request, "error", { extra: reason, ...(quoteMsats !== undefined ? { invoice: { amountMsats: quoteMsats } } : {}) })
-        yield* Effect.logWarning(`Job ${request.id.slice(0, 8)} failed: ${reason}`)
+        const secret = aboutRequest && request.encryption !== undefined ? request.encryption : undefined
+        const recorded = secret ? `${INVALID_ENCRYPTED} (encrypted; the reason was sent to the customer encrypted)` : reason
+        yield* store.record({ id: request.id, status: "error", error: recorded })
+        if (secret) {
+          const priced = quoteMsats !== undefined ? `${reason} (price: ${quoteMsats} msats)` : reason
+          yield* sendFeedback(keys, request, "error", {
+            extra: INVALID_ENCRYPTED,
+            content: encryptFor(secret, keys.secretKey, request.customer, priced),
+            encrypted: true
+          })
+        } else {
+          yield* sendFeedback(keys, request, "error", { extra: reason, ...(quoteMsats !== undefined ? { invoice: { amountMsats: quoteMsats } } : {}) })
+        }
+        yield* Effect.logWarning(`Job ${request.id.slice(0, 8)} failed: ${recorded}`)
+      })
+
+    /**
+     * Refuses a request before any work: answered with an error while the reply budget lasts, else
+     * dropped unanswered (not recorded either, so a flood does not grow the history) and counted.
+     */
+    const refuse = (keys: Keys, event: IncomingEvent, request: Addressee, reason: string, aboutRequest: boolean) =>
+      Effect.gen(function*() {
+        const now = Date.now()
+        if (!replyBudget.take(now)) {
+          if (now - droppedAt >= DROPPED_REPORT_MS) {
+            droppedAt = now
+            yield* Effect.logWarning(
+              `Reply budget spent: ${replyBudget.dropped - droppedReported} refused requests dropped unanswered since the last report ` +
+                `(${replyBudget.dropped} in all)`
+            )
+            droppedReported = replyBudget.dropped
+          }
+          return
+        }
+        yield* recordReceived(event, request.encryption !== undefined)
+        yield* failJob(keys, request, reason, undefined, aboutRequest)
+      })
+
+    const recordReceived = (event: NostrEvent, encrypted: boolean) =>
+      store.record({
+        id: event.id,
+        customer: event.pubkey,
+        kind: event.kind,
+        requestedAt: event.created_at,
+        receivedAt: Date.now(),
+        status: "received",
+        encrypted
       })
 
     /**
@@ -286,7 +354,7 @@ function makeKind5050DVM() {
       })
 
     /** One request, start to end. Never fails: every failure becomes error feedback. */
-    const handleRequest = (keys: Keys, event: NostrEvent) =>
+    const handleRequest = (keys: Keys, event: IncomingEvent) =>
       Effect.gen(function*() {
         if (yield* store.get(event.id)) return // handled before (another relay, or before a restart)
         const config = yield* settings.current
@@ -304,26 +372,21 @@ function makeKind5050DVM() {
         if (parsed._tag === "Ignored") {
           return yield* Effect.logDebug(`Request ${event.id.slice(0, 8)} ignored: ${parsed.reason}`)
         }
-        yield* store.record({
-          id: event.id,
-          customer: event.pubkey,
-          kind: event.kind,
-          requestedAt: event.created_at,
-          receivedAt: Date.now(),
-          status: "received",
-          encrypted: parsed._tag === "Job" ? parsed.job.encryption !== undefined : parsed.encryption !== undefined
-        })
-        const request = refOf(event)
-        if (parsed._tag === "Invalid") {
+        const encryption = parsed._tag === "Job" ? parsed.job.encryption : parsed.encryption
+        const request: Addressee = { ...refOf(event), encryption }
+        if (parsed._tag === "Invalid" || event.malformed !== undefined) {
           // The deny list and the per-minute rate apply to malformed requests too (they count toward
           // it), and are answered the same way as for any request.
           const screened = admission.screen(event.pubkey, Date.now())
-          return yield* failJob(keys, request, screened._tag === "Refused" ? screened.reason : parsed.reason)
+          if (screened._tag === "Refused") return yield* refuse(keys, event, request, screened.reason, false)
+          const reason = parsed._tag === "Invalid" ? parsed.reason : `malformed request: ${event.malformed}`
+          return yield* refuse(keys, event, request, reason, parsed._tag === "Invalid" && parsed.decrypted === true)
         }
         // A pay-first job waits for payment outside the queue, and takes its place once paid.
         const slot = { queued: config["payment.mode"] !== "pay-first" }
         const admitted = admission.admit(event.pubkey, Date.now(), { queue: slot.queued })
-        if (admitted._tag === "Refused") return yield* failJob(keys, request, admitted.reason)
+        if (admitted._tag === "Refused") return yield* refuse(keys, event, request, admitted.reason, false)
+        yield* recordReceived(event, encryption !== undefined)
         activeJobs.set(event.id, event.pubkey)
         yield* showActiveJobs
         yield* Effect.gen(function*() {
@@ -338,7 +401,7 @@ function makeKind5050DVM() {
           Effect.catchCause((cause) => {
             if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
             const failure = Cause.squash(cause)
-            if (failure instanceof JobFailure) return failJob(keys, request, failure.reason, failure.quoteMsats)
+            if (failure instanceof JobFailure) return failJob(keys, request, failure.reason, failure.quoteMsats, failure.aboutRequest)
             return failJob(keys, request, `internal error: ${String(failure).slice(0, 200)}`)
           }),
           Effect.onInterrupt(() => interrupted(keys, request)),
@@ -375,7 +438,7 @@ function makeKind5050DVM() {
         return w.ready ? undefined : w.error ?? "unknown reason"
       })
 
-    const readiness = Effect.gen(function*() {
+    const checkReadiness = Effect.gen(function*() {
       const config = yield* settings.current
       const ollama: InferenceStatus = yield* inference.status
       if (!ollama.reachable) return ollama.error ?? `Ollama is not reachable at ${ollama.host}`
@@ -387,6 +450,12 @@ function makeKind5050DVM() {
       const walletWhy = yield* walletProblem(config)
       return walletWhy === undefined ? undefined : `the wallet is not ready: ${walletWhy}`
     })
+
+    /** Ends, ready or with a reason, even when Ollama or the wallet never answers. */
+    const readiness = checkReadiness.pipe(Effect.timeoutOrElse({
+      duration: READINESS_TIMEOUT_MS,
+      orElse: () => Effect.succeed(`the checks of Ollama and the wallet did not finish within ${READINESS_TIMEOUT_MS / 1000} s`)
+    }))
 
     const announce = (state: Online) =>
       Effect.gen(function*() {
