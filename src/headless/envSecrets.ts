@@ -1,11 +1,13 @@
 /**
  * Secrets for the headless host: from the environment, never from the config file. A Nostr key
  * generated on first start (none in the environment) is kept in `<data-dir>/nostr-secret-key`,
- * readable by the owner only, so the provider keeps one identity across restarts.
+ * readable by the owner only (narrowed again at every start, in case it was copied in wider), so the
+ * provider keeps one identity across restarts.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Layer } from "effect"
+import { ensurePrivateDir, FILE_MODE, makePrivate } from "../dvm/dataDir"
 import { parseMnemonic } from "../dvm/mnemonic"
 import { type SecretName, Secrets } from "../dvm/services/Secrets"
 
@@ -20,6 +22,7 @@ export const GENERATED_KEY_FILE = "nostr-secret-key"
 export const envSecretsLayer = (env: NodeJS.ProcessEnv, dataDir: string) =>
   Layer.sync(Secrets, () => {
     const keyFile = path.join(dataDir, GENERATED_KEY_FILE)
+    makePrivate(keyFile)
     const fromEnv = (name: SecretName) => {
       const value = env[SECRET_ENV[name]]?.trim()
       if (!value) return undefined
@@ -40,8 +43,9 @@ export const envSecretsLayer = (env: NodeJS.ProcessEnv, dataDir: string) =>
       set: (name, value) =>
         Effect.sync(() => {
           if (name !== "nostrSecretKey") return // other secrets come from the environment only
-          fs.mkdirSync(dataDir, { recursive: true })
-          fs.writeFileSync(keyFile, value + "\n", { mode: 0o600 })
+          ensurePrivateDir(dataDir)
+          makePrivate(keyFile) // before writing: the mode below applies only when the file is created
+          fs.writeFileSync(keyFile, value + "\n", { mode: FILE_MODE })
         }),
       remove: (name) =>
         Effect.sync(() => {
