@@ -7,6 +7,7 @@ import { bytesToHex } from "nostr-tools/utils"
 import { generateSecretKey, getPublicKey } from "nostr-tools/pure"
 import { type Config, defaultConfig } from "../../src/dvm/config"
 import { providerLayer } from "../../src/dvm/providerLayer"
+import { consoleLogger } from "../../src/headless/consoleLog"
 import { useWasmSignatures } from "../../src/dvm/protocol/signing"
 import { type JobRecord, JobStore } from "../../src/dvm/services/JobStore"
 import { Kind5050DVM } from "../../src/dvm/services/Kind5050DVM"
@@ -20,6 +21,8 @@ export interface TestProvider {
   readonly secretKeyHex: string
   readonly wallet: WalletStandIn
   readonly logs: Array<string>
+  /** The same lines as the headless host writes them (its real logger), escaping included. */
+  readonly consoleLines: Array<string>
   readonly run: <A, E>(effect: Effect.Effect<A, E, Kind5050DVM | JobStore | Settlement>) => Promise<A>
   readonly jobRecord: (id: string) => Promise<JobRecord | undefined>
   readonly goOnline: () => Promise<void>
@@ -42,13 +45,14 @@ export const startProvider = async (config: Partial<Config>, options: ProviderOp
   const pubkey = getPublicKey(Uint8Array.from(Buffer.from(secretKeyHex, "hex")))
   const wallet = makeWalletStandIn()
   const logs: Array<string> = []
+  const consoleLines: Array<string> = []
   const configRef = await Effect.runPromise(SubscriptionRef.make<Config>({ ...defaultConfig, ...config }))
   const logger = Logger.make(({ logLevel, message }) => {
     logs.push(`${logLevel} ${(Array.isArray(message) ? message : [message]).map(String).join(" ")}`)
   })
   const layer = providerLayer({ dataDir: options.dataDir, ...(options.realWallet ? {} : { wallet: wallet.layer }) }).pipe(
     Layer.provide(Layer.mergeAll(Settings.fromRef(configRef), Secrets.inMemory({ ...options.secrets, nostrSecretKey: secretKeyHex }))),
-    Layer.provideMerge(Logger.layer([logger]))
+    Layer.provideMerge(Logger.layer([logger, consoleLogger((line) => consoleLines.push(line))]))
   )
   const runtime = ManagedRuntime.make(layer)
   const run = <A, E>(effect: Effect.Effect<A, E, Kind5050DVM | JobStore | Settlement>) => runtime.runPromise(effect)
@@ -57,6 +61,7 @@ export const startProvider = async (config: Partial<Config>, options: ProviderOp
     secretKeyHex,
     wallet,
     logs,
+    consoleLines,
     run,
     jobRecord: (id) => run(Effect.gen(function*() {
       return yield* (yield* JobStore).get(id)
