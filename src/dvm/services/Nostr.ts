@@ -1,15 +1,20 @@
 /**
  * Nostr relays: one connection per relay, each kept alive by its own fiber (reconnect with backoff,
- * resubscribe from the last event seen), subscriptions deduplicated by event id across relays, and
- * publishing that reports each relay's OK or failure without letting a dead or slow relay hold it up.
+ * resubscribe from the last event seen, and again after the relay CLOSED a subscription),
+ * subscriptions deduplicated by event id across relays, and publishing that reports each relay's OK
+ * or failure without letting a dead or slow relay hold it up. Every event passes the door
+ * (relayConnection.ts) first; relays that ask (NIP-42) get an AUTH signed with our key; relays a
+ * customer names are dialled only at public addresses (publicRelay.ts).
  */
 import { Context, Effect, FiberMap, Layer, Queue, Stream, SubscriptionRef } from "effect"
-import { AbstractRelay } from "nostr-tools/abstract-relay"
 import type { Filter } from "nostr-tools/filter"
-import WebSocket from "ws"
 import { RelayError } from "../errors"
-import type { NostrEvent } from "../protocol/nostrEvent"
-import { verifySignature } from "../protocol/signing"
+import type { IncomingEvent, NostrEvent } from "../protocol/nostrEvent"
+import { publicOnlyLookup, type Resolver, whyNotPublicRelay } from "../publicRelay"
+import { type AuthSigner, RelayConnection, type RelayConnectionEvents } from "./relayConnection"
+import { quoted, throttledWarning } from "./relayLog"
+
+export type { AuthSigner } from "./relayConnection"
 
 export type RelayStatus = "connecting" | "connected" | "disconnected"
 
@@ -25,16 +30,36 @@ export interface PublishOutcome {
   readonly failed: ReadonlyArray<{ readonly url: string; readonly reason: string }>
 }
 
+/** What the door turned away since the service started, over all relays. */
+export interface DroppedCounts {
+  /** Events whose shape, id or signature did not hold. */
+  readonly forged: number
+  /** Frames that were not JSON, not a known message or of the wrong shape. */
+  readonly badFrames: number
+}
+
+export interface NostrOptions {
+  /** Resolves the names of relays a customer names (default: the system's); tests inject one. */
+  readonly resolver?: Resolver
+}
+
 export class Nostr extends Context.Service<Nostr, {
   /** Connects relays not yet connected and disconnects those no longer listed. */
   readonly setRelays: (urls: ReadonlyArray<string>) => Effect.Effect<void>
-  /** Events matching the filter from every relay, each id once; survives reconnects. */
-  readonly subscribe: (filter: Filter) => Stream.Stream<NostrEvent>
-  /** Publishes to our relays (plus `extraRelays`); fails only when no relay accepted the event. */
+  /** Events matching the filter from every relay, each id once, authentic; survives reconnects and CLOSED. */
+  readonly subscribe: (filter: Filter) => Stream.Stream<IncomingEvent>
+  /**
+   * Publishes to our relays plus `extraRelays` (a customer's: only public `wss://` ones are dialled);
+   * fails only when no relay accepted the event.
+   */
   readonly publish: (event: NostrEvent, extraRelays?: ReadonlyArray<string>) => Effect.Effect<PublishOutcome, RelayError>
+  /** Signs our answers to relays' NIP-42 AUTH challenges (set when going online; undefined: do not answer). */
+  readonly setAuthSigner: (signer: AuthSigner | undefined) => Effect.Effect<void>
+  readonly dropped: Effect.Effect<DroppedCounts>
   readonly relayStates: SubscriptionRef.SubscriptionRef<ReadonlyArray<RelayState>>
 }>()("sellCompute/Nostr") {
-  static readonly layer = Layer.effect(Nostr, makeNostr())
+  static readonly layer = Layer.effect(Nostr, makeNostr({}))
+  static readonly layerWith = (options: NostrOptions) => Layer.effect(Nostr, makeNostr(options))
 }
 
 /** How long a publish waits for a relay's OK, and a connection attempt for the socket to open. */
@@ -49,11 +74,27 @@ const MAX_BACKOFF_MS = 30_000
 /** Resubscribing after a reconnect asks for a little before the last event seen, for clock skew. */
 const RESUBSCRIBE_OVERLAP_S = 60
 const SEEN_IDS_LIMIT = 50_000
+/** After a relay CLOSED a subscription: resubscribe in 1 s, doubling per CLOSED up to 60 s. */
+export const CLOSED_BACKOFF_FIRST_MS = 1000
+const CLOSED_BACKOFF_MAX_MS = 60_000
+/** A subscription that lived this long before its CLOSED starts the backoff afresh. */
+const CLOSED_BACKOFF_RESET_MS = 5 * 60_000
 
 interface Listener {
   readonly filter: Filter
-  readonly emit: (event: NostrEvent) => void
+  readonly emit: (event: IncomingEvent) => void
   lastCreatedAt: number | undefined
+}
+
+/** One live connection to one of our relays and our subscriptions on it. */
+interface Link {
+  readonly relay: RelayConnection
+  /** Relay subscription id → whose it is and when it was opened. */
+  readonly subscriptions: Map<string, { readonly listener: Listener; readonly openedAt: number }>
+  /** Closed by the relay with `auth-required:` before we were authenticated: re-sent once we are. */
+  readonly awaitingAuth: Set<Listener>
+  /** Resubscriptions waiting out their backoff. */
+  readonly timers: Set<ReturnType<typeof setTimeout>>
 }
 
 const normalize = (url: string) => url.replace(/\/+$/, "")
@@ -61,6 +102,17 @@ const normalize = (url: string) => url.replace(/\/+$/, "")
 const reasonOf = (cause: unknown): string => {
   const text = cause instanceof Error ? cause.message : String(cause)
   return text.slice(0, 200)
+}
+
+/** A publish a relay refused until we authenticate is sent once more after the AUTH went through. */
+const publishOn = async (relay: RelayConnection, event: Parameters<RelayConnection["publish"]>[0]): Promise<string> => {
+  try {
+    return await relay.publish(event)
+  } catch (error) {
+    if (!reasonOf(error).startsWith("auth-required:")) throw error
+    if (!(await relay.whenAuthenticated(RELAY_TIMEOUT_MS))) throw error
+    return await relay.publish(event)
+  }
 }
 
 /**
@@ -100,10 +152,10 @@ const settleWithGrace = <A>(attempts: ReadonlyArray<Promise<A>>) =>
     })
   })
 
-function makeNostr() {
+function makeNostr(options: NostrOptions) {
   return Effect.gen(function*() {
     const relayStates = yield* SubscriptionRef.make<ReadonlyArray<RelayState>>([])
-    const connections = new Map<string, AbstractRelay>()
+    const connections = new Map<string, Link>()
     const listeners = new Set<Listener>()
     const seenIds = new Set<string>()
     /** Publishes waiting for a relay that is still connecting. */
@@ -111,7 +163,11 @@ function makeNostr() {
     /** Relays whose last connection attempt failed: in backoff, a publish does not wait for them. */
     const lastAttemptFailed = new Set<string>()
     const supervisors = yield* FiberMap.make<string>()
+    const customerLookup = publicOnlyLookup(options.resolver)
     let wanted: ReadonlyArray<string> = []
+    let authSigner: AuthSigner | undefined
+    const signer = () => authSigner
+    const dropped = { forged: 0, badFrames: 0 }
 
     const setState = (state: RelayState) =>
       SubscriptionRef.update(relayStates, (states) =>
@@ -119,7 +175,7 @@ function makeNostr() {
           ? wanted.map((url) => (url === state.url ? state : states.find((s) => s.url === url) ?? { url, status: "connecting" as const }))
           : states)
 
-    const deliver = (listener: Listener, event: NostrEvent) => {
+    const deliver = (listener: Listener, event: IncomingEvent) => {
       // Capped at now: one event dated in the future must not make a resubscribe skip what comes next.
       const createdAt = Math.min(event.created_at, Math.floor(Date.now() / 1000))
       if (listener.lastCreatedAt === undefined || createdAt > listener.lastCreatedAt) {
@@ -134,28 +190,87 @@ function makeNostr() {
       listener.emit(event)
     }
 
-    const openSubscription = (relay: AbstractRelay, listener: Listener) => {
+    const openSubscription = (link: Link, listener: Listener) => {
       const since = listener.lastCreatedAt === undefined
         ? listener.filter.since
         : Math.max(listener.filter.since ?? 0, listener.lastCreatedAt - RESUBSCRIBE_OVERLAP_S)
-      relay.subscribe([since === undefined ? listener.filter : { ...listener.filter, since }], {
-        onevent: (event) => deliver(listener, event as NostrEvent),
+      const subscription = link.relay.subscribe([since === undefined ? listener.filter : { ...listener.filter, since }], {
+        onevent: (event) => deliver(listener, event as IncomingEvent),
         eoseTimeout: RELAY_TIMEOUT_MS
       })
+      link.subscriptions.set(subscription.id, { listener, openedAt: Date.now() })
+    }
+
+    const closeSubscriptions = (link: Link, listener: Listener) => {
+      for (const [id, entry] of link.subscriptions) {
+        if (entry.listener !== listener) continue
+        link.subscriptions.delete(id)
+        link.relay.openSubs.get(id)?.close()
+      }
+      link.awaitingAuth.delete(listener)
     }
 
     /** Keeps one relay connected for as long as its fiber lives. */
     const superviseRelay = (url: string) =>
       Effect.gen(function*() {
+        // One warning a minute at most per relay and kind of trouble, with a count.
+        const badFrames = yield* throttledWarning((count, latest) =>
+          count === 1
+            ? `Relay ${url} sent a frame we cannot use (${latest}); more are counted, reported at most once a minute`
+            : `Relay ${url} sent ${count} frames we cannot use in the last minute (latest: ${latest})`)
+        const closures = yield* throttledWarning((count, latest) =>
+          count === 1
+            ? `Relay ${url} closed our subscription: ${latest}; subscribing again`
+            : `Relay ${url} closed our subscriptions ${count} times in the last minute (latest: ${latest}); subscribing again with backoff`)
+        const authRefusals = yield* throttledWarning((count, latest) =>
+          `Relay ${url} refused our AUTH${count > 1 ? ` ${count} times in the last minute` : ""}: ${latest}`)
+        yield* Effect.forkChild(badFrames.run)
+        yield* Effect.forkChild(closures.run)
+        yield* Effect.forkChild(authRefusals.run)
+        /** CLOSED in a row without a subscription living long: sets the resubscribe backoff. */
+        let closedStreak = 0
         let attempt = 0
         while (true) {
           yield* setState({ url, status: "connecting" })
-          const relay = new AbstractRelay(url, {
-            verifyEvent: (event) => verifySignature(event as NostrEvent),
-            websocketImplementation: WebSocket as unknown as typeof globalThis.WebSocket,
-            enablePing: true
-          })
-          relay.onnotice = () => {}
+          let link: Link | undefined
+          const events: RelayConnectionEvents = {
+            alreadyHave: (id) => seenIds.has(id),
+            forged: () => {
+              dropped.forged++
+            },
+            badFrame: (what) => {
+              dropped.badFrames++
+              badFrames.note(what)
+            },
+            closed: (subscriptionId, reason) => {
+              const entry = link?.subscriptions.get(subscriptionId)
+              if (!link || !entry) return
+              link.subscriptions.delete(subscriptionId)
+              if (!listeners.has(entry.listener)) return
+              closures.note(quoted(reason, 100))
+              if (reason.startsWith("auth-required:") && link.relay.authState !== "ok") {
+                link.awaitingAuth.add(entry.listener)
+                return
+              }
+              if (Date.now() - entry.openedAt >= CLOSED_BACKOFF_RESET_MS) closedStreak = 0
+              const delay = Math.min(CLOSED_BACKOFF_MAX_MS, CLOSED_BACKOFF_FIRST_MS * 2 ** closedStreak)
+              closedStreak++
+              const current = link
+              const timer = setTimeout(() => {
+                current.timers.delete(timer)
+                if (connections.get(url) === current && listeners.has(entry.listener)) openSubscription(current, entry.listener)
+              }, delay)
+              current.timers.add(timer)
+            },
+            authenticated: (ok, reason) => {
+              if (!ok) return authRefusals.note(quoted(reason, 100))
+              if (!link) return
+              const waiting = [...link.awaitingAuth]
+              link.awaitingAuth.clear()
+              for (const listener of waiting) if (listeners.has(listener)) openSubscription(link, listener)
+            }
+          }
+          const relay = new RelayConnection(url, { events, signer, enablePing: true })
           const closed = new Promise<void>((resolve) => {
             relay.onclose = () => resolve()
           })
@@ -166,14 +281,21 @@ function makeNostr() {
           if (connected._tag === "Success") {
             attempt = 0
             lastAttemptFailed.delete(url)
-            connections.set(url, relay)
+            link = { relay, subscriptions: new Map(), awaitingAuth: new Set(), timers: new Set() }
+            const live = link
+            connections.set(url, live)
             yield* setState({ url, status: "connected" })
             for (const wake of connectWaiters.get(url) ?? []) wake()
-            for (const listener of listeners) openSubscription(relay, listener)
+            for (const listener of listeners) openSubscription(live, listener)
+            relay.answerChallenge() // a challenge that came with the connection, before we held it
             yield* Effect.promise(() => closed).pipe(
-              Effect.onInterrupt(() => Effect.sync(() => relay.close()))
+              Effect.onInterrupt(() => Effect.sync(() => relay.close())),
+              Effect.ensuring(Effect.sync(() => {
+                for (const timer of live.timers) clearTimeout(timer)
+                live.timers.clear()
+                if (connections.get(url) === live) connections.delete(url)
+              }))
             )
-            connections.delete(url)
             yield* setState({ url, status: "disconnected", lastError: "connection lost" })
           } else {
             relay.close()
@@ -187,7 +309,7 @@ function makeNostr() {
           yield* Effect.sleep(backoff)
         }
       }).pipe(Effect.ensuring(Effect.sync(() => {
-        connections.get(url)?.close()
+        connections.get(url)?.relay.close()
         connections.delete(url)
         lastAttemptFailed.delete(url)
       })))
@@ -205,8 +327,8 @@ function makeNostr() {
         }
       })
 
-    const subscribe = (filter: Filter): Stream.Stream<NostrEvent> =>
-      Stream.callback<NostrEvent>((queue) =>
+    const subscribe = (filter: Filter): Stream.Stream<IncomingEvent> =>
+      Stream.callback<IncomingEvent>((queue) =>
         Effect.acquireRelease(
           Effect.sync(() => {
             const listener: Listener = {
@@ -217,15 +339,19 @@ function makeNostr() {
               lastCreatedAt: undefined
             }
             listeners.add(listener)
-            for (const relay of connections.values()) openSubscription(relay, listener)
+            for (const link of connections.values()) openSubscription(link, listener)
             return listener
           }),
-          (listener) => Effect.sync(() => listeners.delete(listener))
+          (listener) =>
+            Effect.sync(() => {
+              listeners.delete(listener)
+              for (const link of connections.values()) closeSubscriptions(link, listener)
+            })
         ))
 
-    const connectedRelay = (url: string): Promise<AbstractRelay | undefined> => {
+    const connectedRelay = (url: string): Promise<RelayConnection | undefined> => {
       const connection = connections.get(url)
-      if (connection) return Promise.resolve(connection)
+      if (connection) return Promise.resolve(connection.relay)
       // In backoff after a failed attempt: not worth waiting for. A first connection (a relay just
       // added, as when going online) or a reconnect after a lost connection is waited for.
       if (lastAttemptFailed.has(url)) return Promise.resolve(undefined)
@@ -235,11 +361,24 @@ function makeNostr() {
         const done = () => {
           clearTimeout(timer)
           waiters.delete(done)
-          resolve(connections.get(url))
+          resolve(connections.get(url)?.relay)
         }
         const timer = setTimeout(done, RELAY_TIMEOUT_MS)
         waiters.add(done)
       })
+    }
+
+    /** A customer's relay has no subscriptions; what it sends wrong is counted, not logged. */
+    const customerRelayEvents: RelayConnectionEvents = {
+      alreadyHave: () => false,
+      forged: () => {
+        dropped.forged++
+      },
+      badFrame: () => {
+        dropped.badFrames++
+      },
+      closed: () => {},
+      authenticated: () => {}
     }
 
     const publishTo = async (url: string, signed: NostrEvent): Promise<string> => {
@@ -247,16 +386,15 @@ function makeNostr() {
       if (wanted.includes(url)) {
         const connection = await connectedRelay(url)
         if (!connection) throw new Error("not connected")
-        return connection.publish(event)
+        return publishOn(connection, event)
       }
-      // A relay the customer asked for: connect for this one event.
-      const relay = new AbstractRelay(url, {
-        verifyEvent: () => true,
-        websocketImplementation: WebSocket as unknown as typeof globalThis.WebSocket
-      })
+      // A relay the customer asked for: only a public one, and only at a public address; connected for this one event.
+      const notPublic = whyNotPublicRelay(url)
+      if (notPublic !== undefined) throw new Error(`not a public relay (${notPublic}); not dialled`)
+      const relay = new RelayConnection(url, { events: customerRelayEvents, signer, lookup: customerLookup })
       try {
         await relay.connect({ timeout: RELAY_TIMEOUT_MS })
-        return await relay.publish(event)
+        return await publishOn(relay, event)
       } finally {
         relay.close()
       }
@@ -282,12 +420,26 @@ function makeNostr() {
         return { eventId: event.id, accepted, failed }
       })
 
+    const setAuthSigner = (next: AuthSigner | undefined) =>
+      Effect.sync(() => {
+        authSigner = next
+        // A challenge that arrived before we had a key is answered now.
+        for (const link of connections.values()) link.relay.answerChallenge()
+      })
+
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
-        for (const relay of connections.values()) relay.close()
+        for (const link of connections.values()) link.relay.close()
         connections.clear()
       }))
 
-    return Nostr.of({ setRelays, subscribe, publish, relayStates })
+    return Nostr.of({
+      setRelays,
+      subscribe,
+      publish,
+      setAuthSigner,
+      dropped: Effect.sync(() => ({ ...dropped })),
+      relayStates
+    })
   })
 }
