@@ -2,6 +2,7 @@
  * The headless host: `node dist/cli.js --config FILE.json [--data-dir DIR]`.
  * Settings from the JSON file (keys are the setting ids), secrets from the environment only.
  * Goes online at start; SIGTERM or SIGINT takes it offline (announcement withdrawn) and exits 0.
+ * An error nothing else caught is logged as one line and the host keeps serving (processGuards.ts).
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -15,14 +16,21 @@ import { useWasmSignatures } from "./dvm/protocol/signing"
 import { Kind5050DVM } from "./dvm/services/Kind5050DVM"
 import { Settings } from "./dvm/services/Settings"
 import { consoleLogger } from "./headless/consoleLog"
-import { envSecretsLayer, SECRET_ENV } from "./headless/envSecrets"
+import { walletLayer } from "./dvm/services/walletLayer"
+import { uniformDeadlines, WALLET_DEADLINES } from "./dvm/services/walletDeadlines"
+import { envSecretsLayer, GENERATED_KEY_FILE, SECRET_ENV } from "./headless/envSecrets"
+import { installProcessGuards } from "./headless/processGuards"
+
+/** Optional: one deadline for every wallet call, in seconds (the defaults are in walletDeadlines.ts). */
+const WALLET_TIMEOUT_ENV = "SELL_COMPUTE_WALLET_TIMEOUT_S"
 
 const USAGE = `Usage: sell-compute --config FILE.json [--data-dir DIR]
 
 FILE.json is an object keyed by setting id, e.g. {"sellCompute.relays": ["wss://nos.lol"]}.
 Secrets come from the environment: ${SECRET_ENV.nostrSecretKey} (hex or nsec; generated and kept
 in the data dir when unset), ${SECRET_ENV.sparkMnemonic} (wallet.backend "spark") and
-${SECRET_ENV.nwcUrl} (wallet.backend "nwc").`
+${SECRET_ENV.nwcUrl} (wallet.backend "nwc").
+${WALLET_TIMEOUT_ENV} (seconds, at most ${WALLET_DEADLINES.invoiceStatusMs / 1000}) shortens how long any wallet call may take.`
 
 /** After a stop signal, exit even if going offline hangs. */
 const STOP_DEADLINE_MS = 4500
@@ -62,8 +70,32 @@ const readConfig = (file: string) => {
   return decoded.success
 }
 
+const walletDeadlines = () => {
+  const given = process.env[WALLET_TIMEOUT_ENV]?.trim()
+  if (!given) return WALLET_DEADLINES
+  const seconds = Number(given)
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds * 1000 > WALLET_DEADLINES.invoiceStatusMs) {
+    return fail(`${WALLET_TIMEOUT_ENV} must be a number of seconds above 0 and at most ${WALLET_DEADLINES.invoiceStatusMs / 1000}`)
+  }
+  return uniformDeadlines(Math.round(seconds * 1000))
+}
+
+/** Values no log line may show, read when an unexpected error is reported. */
+const secretValues = (dataDir: string): ReadonlyArray<string> => {
+  const values = Object.values(SECRET_ENV).map((name) => process.env[name]?.trim() ?? "")
+  const phrase = parseMnemonic(process.env[SECRET_ENV.sparkMnemonic] ?? "")
+  if (typeof phrase === "string") values.push(phrase)
+  try {
+    values.push(fs.readFileSync(path.join(dataDir, GENERATED_KEY_FILE), "utf8").trim())
+  } catch {
+    // no generated key yet
+  }
+  return values.filter((v) => v !== "")
+}
+
 const main = async () => {
   const { configFile, dataDir } = parseArgs(process.argv.slice(2))
+  installProcessGuards((line) => process.stderr.write(line + "\n"), () => secretValues(dataDir))
   const config = readConfig(configFile)
   const givenKey = process.env[SECRET_ENV.nostrSecretKey]
   if (givenKey && givenKey.trim() !== "") {
@@ -76,10 +108,11 @@ const main = async () => {
     const parsed = parseMnemonic(givenMnemonic)
     if (typeof parsed !== "string") fail(`${SECRET_ENV.sparkMnemonic} is not usable: ${parsed.error}`)
   }
+  const deadlines = walletDeadlines()
   fs.mkdirSync(dataDir, { recursive: true })
   await useWasmSignatures()
 
-  const layer = providerLayer({ dataDir }).pipe(
+  const layer = providerLayer({ dataDir, wallet: walletLayer({ deadlines }) }).pipe(
     Layer.provide(Layer.mergeAll(Settings.fixed(config), envSecretsLayer(process.env, dataDir))),
     Layer.provideMerge(Logger.layer([consoleLogger((line) => process.stderr.write(line + "\n"))]))
   )

@@ -3,7 +3,8 @@
  * info event, answers kind-23194 requests with kind-23195 responses, and issues real, signed BOLT11
  * invoices (test/support/bolt11.ts). Nothing is ever paid: a test marks an invoice paid with settle().
  *
- * Supported methods: make_invoice, lookup_invoice, get_info, get_balance. A method not in `methods`
+ * Supported methods: make_invoice, lookup_invoice, get_info, get_balance; notify() sends a
+ * payment_received notification. A method not in `methods`
  * (or not implemented here, e.g. pay_invoice) is answered with NOT_IMPLEMENTED.
  *
  * Checks, in order, for each request:
@@ -97,6 +98,15 @@ export interface NwcWalletService {
   readonly responses: Array<Event>
   /** Marks an invoice paid (settled_at = now). Throws for an unknown invoice. */
   settle(paymentHashOrInvoice: string): void
+  /**
+   * Publishes a NIP-47 payment_received notification for an invoice to the client (kind 23197 in
+   * NIP-44, 23196 in NIP-04; default the scheme it prefers), as a wallet does once paid. Returns it.
+   */
+  notify(paymentHashOrInvoice: string, encryption?: NwcEncryption): Promise<Event>
+  /** Signs an event with the wallet's key (for tests that tamper with what a wallet would send). */
+  sign(template: { kind: number; tags: Array<Array<string>>; content: string; created_at?: number }): Event
+  /** Encrypts for the client as the wallet would. */
+  encryptForClient(scheme: NwcEncryption, plaintext: string): string
   /** The next request that passes the authorization and encryption checks is answered with this error. */
   failNext?: NwcErrorReply
   /** While true, requests are recorded but never answered (for client timeout tests). */
@@ -359,6 +369,25 @@ export async function startNwcWalletService(opts: NwcWalletServiceOptions): Prom
       const record = invoiceByHashOrInvoice(paymentHashOrInvoice)
       if (!record) throw new Error(`wallet service: no invoice ${paymentHashOrInvoice}`)
       record.settledAt = nowSeconds()
+    },
+    async notify(paymentHashOrInvoice, encryption = offered[0] ?? "nip44_v2") {
+      const record = invoiceByHashOrInvoice(paymentHashOrInvoice)
+      if (!record) throw new Error(`wallet service: no invoice ${paymentHashOrInvoice}`)
+      const body = { notification_type: "payment_received", notification: transaction(record) }
+      const event = finalizeEvent({
+        kind: encryption === "nip44_v2" ? 23197 : 23196,
+        created_at: nowSeconds(),
+        tags: [["p", clientPubkey]],
+        content: encrypt(encryption, clientPubkey, JSON.stringify(body))
+      }, walletSecret)
+      await Promise.all(pool.publish([opts.relayUrl], event))
+      return event
+    },
+    sign(template) {
+      return finalizeEvent({ created_at: nowSeconds(), ...template }, walletSecret)
+    },
+    encryptForClient(scheme, plaintext) {
+      return encrypt(scheme, clientPubkey, plaintext)
     },
     waitForRequests(count, waitMs = 5_000) {
       if (requests.length >= count) return Promise.resolve()

@@ -49,6 +49,18 @@ const PaymentReceived = Schema.fromJsonString(Schema.Struct({
   notification: Schema.Struct({ payment_hash: Schema.String })
 }))
 
+/**
+ * `ws` with an error listener always attached: on a connect timeout nostr-tools drops its own
+ * listeners and closes a socket still connecting, and `ws` then emits an error nobody hears
+ * (an uncaught exception).
+ */
+class ListenedWebSocket extends WebSocket {
+  constructor(address: string | URL, protocols?: string | Array<string>) {
+    super(address, protocols)
+    this.on("error", () => undefined)
+  }
+}
+
 /** Text from the relay or the wallet, for one readable line. */
 const reasonOf = (cause: unknown) => printable(cause instanceof Error ? cause.message : String(cause), 200)
 
@@ -135,7 +147,7 @@ export const makeNwcWallet = (deadlines: WalletDeadlines = WALLET_DEADLINES) =>
       const relay = new AbstractRelay(relayUrl, {
         // Only events with the exact NIP-01 shape, id and signature reach the handlers below.
         verifyEvent: (event) => checkEvent(event)._tag === "Authentic",
-        websocketImplementation: WebSocket as unknown as typeof globalThis.WebSocket
+        websocketImplementation: ListenedWebSocket as unknown as typeof globalThis.WebSocket
       })
       const pending = new Map<string, Deferred.Deferred<string, string>>()
       const failPending = (reason: string) => {
