@@ -2,10 +2,16 @@
  * The history of jobs: every state change appended to `jobs.jsonl` under the data dir, replayed on
  * start. It is what lets a restart skip requests already handled and what the UI's job list and
  * earnings come from. Without a data dir it keeps the history in memory only.
+ *
+ * Another window or process may share the data dir (one of them online at a time, see OnlineLock):
+ * `refresh` reads what it appended since, and every write catches up the same way. A write that
+ * fails (disk full, no permission) is never fatal: the record stays applied in memory, its line is
+ * kept and retried in order, and `writeProblem` says what is wrong until it is written.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Context, Effect, Layer, PubSub, Stream } from "effect"
+import { Context, Effect, Layer, PubSub, Schedule, Stream, SubscriptionRef } from "effect"
+import { ensurePrivateDir, FILE_MODE, makePrivate } from "../dataDir"
 
 export type JobStatus = "received" | "processing" | "success" | "error"
 export type PaymentState = "free" | "unpaid" | "paid" | "expired"
@@ -45,6 +51,7 @@ export interface Earnings {
 }
 
 export class JobStore extends Context.Service<JobStore, {
+  /** Applies and appends a change; never fails (a failed write is kept and retried, see writeProblem). */
   readonly record: (update: JobUpdate) => Effect.Effect<JobRecord>
   readonly get: (id: string) => Effect.Effect<JobRecord | undefined>
   /** Newest first. */
@@ -55,18 +62,37 @@ export class JobStore extends Context.Service<JobStore, {
   readonly unsettled: Effect.Effect<ReadonlyArray<JobRecord>>
   readonly earnings: Effect.Effect<Earnings>
   readonly changes: Stream.Stream<JobRecord>
+  /**
+   * Catches up with what another window or process sharing the data dir appended (or a rotation it
+   * made) since this store last read the history; one `stat` when nothing changed. Call it before
+   * reading `unfinished` when going online. Never fails (a read problem is logged).
+   */
+  readonly refresh: Effect.Effect<void>
+  /** Why records cannot be written to the history right now (they are kept and retried); undefined when all is written. */
+  readonly writeProblem: SubscriptionRef.SubscriptionRef<string | undefined>
 }>()("sellCompute/JobStore") {
-  static readonly layer = (dataDir: string | undefined, options: { readonly rotateBytes?: number } = {}) =>
-    Layer.effect(JobStore, makeJobStore(dataDir, options.rotateBytes ?? ROTATE_BYTES))
+  static readonly layer = (
+    dataDir: string | undefined,
+    options: { readonly rotateBytes?: number; readonly retryMillis?: number } = {}
+  ) => Layer.effect(JobStore, makeJobStore(dataDir, options.rotateBytes ?? ROTATE_BYTES, options.retryMillis ?? RETRY_MS))
 }
 
 export const JOBS_FILE = "jobs.jsonl"
 /**
- * A history past this size is archived when the store opens (`jobs-<time>.jsonl`, kept, never read
- * again) and a new one begun from what is still needed: the records in memory and the earnings so
- * far. So opening stays quick (reading is synchronous, at activation) however long the history.
+ * A history past this size is archived (`jobs-<time>.jsonl`, kept, never read again) and a new one
+ * begun from what is still needed: the records in memory and the earnings so far. Checked on opening
+ * and after each write, so opening stays quick (reading is synchronous, at activation) however long
+ * the history and however long the provider runs.
  */
 const ROTATE_BYTES = 16 * 1024 * 1024
+/** Unwritten records are retried this often (and on every new record). */
+const RETRY_MS = 10_000
+/** A write problem is logged at most this often (it stays readable in `writeProblem`). */
+const WARN_EVERY_MS = 60_000
+/** A failed rotation is tried again after this long, not on every write. */
+const ROTATE_RETRY_MS = 60_000
+/** A rotation's draft older than this was left by a crash. */
+const ABANDONED_DRAFT_MS = 60_000
 
 /** The first line of a rotated history: earnings counted in the archived part. */
 interface Carried {
@@ -88,11 +114,49 @@ const dayOf = (ms: number) => {
 /** A record that must stay in memory: its job may still end, or its invoice be paid. */
 const pinned = (job: JobRecord) => job.status === "received" || job.status === "processing" || job.payment === "unpaid"
 
-function makeJobStore(dataDir: string | undefined, rotateBytes: number) {
+const parseLine = (line: string): JobUpdate | Carried | undefined => {
+  try {
+    return JSON.parse(line) as JobUpdate | Carried
+  } catch {
+    return undefined // a line torn by a crash mid-write: the rest of the history is still good
+  }
+}
+
+const isCarried = (parsed: JobUpdate | Carried): parsed is Carried => "carried" in parsed
+
+/** The complete lines of `text` (a last line without its newline is still being written, or torn). */
+const completeLines = (text: string) => {
+  const end = text.lastIndexOf("\n") + 1
+  return { lines: text.slice(0, end).split("\n").filter((line) => line.trim() !== ""), bytes: Buffer.byteLength(text.slice(0, end)) }
+}
+
+/** The file's content from byte `from` to its end, read through one descriptor with its identity. */
+const readFrom = (file: string, from: number) => {
+  const fd = fs.openSync(file, "r")
+  try {
+    const stat = fs.fstatSync(fd)
+    if (!stat.isFile()) throw Object.assign(new Error(`${file} is not a file`), { code: "EISDIR" })
+    const buffer = Buffer.alloc(Math.max(0, stat.size - from))
+    let read = 0
+    while (read < buffer.length) {
+      const n = fs.readSync(fd, buffer, read, buffer.length - read, from + read)
+      if (n === 0) break
+      read += n
+    }
+    return { ino: stat.ino, text: buffer.subarray(0, read).toString("utf8") }
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+const errorCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e))
+
+function makeJobStore(dataDir: string | undefined, rotateBytes: number, retryMillis: number) {
   return Effect.gen(function*() {
     const jobs = new Map<string, JobRecord>()
     const file = dataDir ? path.join(dataDir, JOBS_FILE) : undefined
     const changes = yield* PubSub.unbounded<JobRecord>()
+    const writeProblem = yield* SubscriptionRef.make<string | undefined>(undefined)
     let satsEarnedTotal = 0
     /** Per local day (its midnight, ms): jobs that succeeded (by receipt) and sats paid (by payment). */
     const days = new Map<number, { jobs: number; sats: number }>()
@@ -151,9 +215,74 @@ function makeJobStore(dataDir: string | undefined, rotateBytes: number) {
       }
     }
 
+    /** Applies history lines; returns the records they changed. */
+    const applyLines = (lines: ReadonlyArray<string>) => {
+      const changed: Array<JobRecord> = []
+      for (const line of lines) {
+        const parsed = parseLine(line)
+        if (parsed === undefined) continue
+        if (isCarried(parsed)) carry(parsed.carried)
+        else changed.push(apply(parsed))
+      }
+      return changed
+    }
+
+    /** Lines applied in memory but not yet in the file (a write failed), oldest first. */
+    let unwritten: Array<string> = []
+    /** A failed append may have left part of a line: the retry starts on a line of its own. */
+    let tornByUs = false
+    /** The history as we last read or wrote it: its inode and how many bytes of it we have applied. */
+    let position: { ino: number; offset: number } | undefined
+    let rotateAgainAt = 0
+    /** Problems met inside synchronous file code, logged by the effect that ran it. */
+    const warnings: Array<string> = []
+
+    const resetState = () => {
+      jobs.clear()
+      days.clear()
+      satsEarnedTotal = 0
+    }
+
+    /**
+     * Reads what was appended since `position`; `own` are lines we have just appended (already
+     * applied here, so skipped). A history replaced by a rotation (it begins with carried totals) is
+     * read anew; one replaced otherwise (deleted and begun again) adds its lines to what we have.
+     */
+    const catchUp = (historyFile: string, own: ReadonlyArray<string> = []): Array<JobRecord> => {
+      const stat = fs.statSync(historyFile, { throwIfNoEntry: false })
+      if (stat === undefined) return [] // moved away for a moment by a rotation: next time
+      const ownBytes = own.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0)
+      if (position && stat.ino === position.ino && stat.size === position.offset + ownBytes) {
+        position.offset = stat.size // only what we wrote: nothing to read
+        return []
+      }
+      const replaced = !position || stat.ino !== position.ino || stat.size < position.offset
+      const { ino, text } = readFrom(historyFile, replaced ? 0 : position!.offset)
+      const { lines, bytes } = completeLines(text)
+      const first = lines[0] === undefined ? undefined : parseLine(lines[0])
+      if (replaced && first !== undefined && isCarried(first)) {
+        resetState()
+        const changed = applyLines(lines)
+        applyLines(unwritten.map((line) => line.trimEnd())) // ours, still to be written: newer than the file
+        position = { ino, offset: bytes }
+        return changed.length > 0 ? [...jobs.values()] : changed
+      }
+      const remaining = [...own]
+      const foreign = lines.filter((line) => {
+        const mine = remaining.indexOf(line)
+        if (mine < 0) return true
+        remaining.splice(0, mine + 1)
+        return false
+      })
+      position = { ino, offset: (replaced ? 0 : position!.offset) + bytes }
+      return applyLines(foreign)
+    }
+
     /** Archives the history and starts a new one from memory; a crash at any point loses nothing. */
-    const rotate = (file: string) => {
-      const fresh = `${file}.new`
+    const rotate = (historyFile: string) => {
+      const at = position
+      if (!at) return
+      const draft = `${historyFile}.new-${process.pid}`
       // The records rewritten below count themselves again when read: carry only the rest.
       let carriedSats = satsEarnedTotal
       const carriedDays = new Map([...days].map(([key, counts]) => [key, { ...counts }]))
@@ -167,39 +296,150 @@ function makeJobStore(dataDir: string | undefined, rotateBytes: number) {
         if (paidEntry) paidEntry.sats -= sats
       }
       const carried: Carried = { carried: { satsEarnedTotal: carriedSats, days: [...carriedDays.entries()] } }
-      fs.writeFileSync(fresh, [carried, ...jobs.values()].map((line) => JSON.stringify(line) + "\n").join(""))
-      fs.renameSync(file, path.join(path.dirname(file), `jobs-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`))
-      fs.renameSync(fresh, file)
+      const fresh = [carried, ...jobs.values()].map((line) => JSON.stringify(line) + "\n").join("")
+      fs.writeFileSync(draft, fresh, { mode: FILE_MODE })
+      const archive = path.join(path.dirname(historyFile), `jobs-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`)
+      const ours = (candidate: string) => fs.statSync(candidate).ino === at.ino
+      try {
+        // Another process rotated it since we last read it: ours is not needed (we read theirs next).
+        if (!ours(historyFile)) return
+        try {
+          // Linked, not moved: the history never goes missing, so another process never appends to nothing.
+          fs.linkSync(historyFile, archive)
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code
+          if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw e
+          fs.renameSync(historyFile, archive) // a file system without hard links
+        }
+        if (!ours(archive)) {
+          fs.rmSync(archive, { force: true })
+          return
+        }
+        fs.renameSync(draft, historyFile)
+      } finally {
+        fs.rmSync(draft, { force: true })
+      }
+      position = { ino: fs.statSync(historyFile).ino, offset: Buffer.byteLength(fresh) }
+      // Lines another process appended to the old history after we read it: carried into the new one.
+      const late = completeLines(readFrom(archive, at.offset).text).lines
+      if (late.length > 0) {
+        applyLines(late)
+        fs.appendFileSync(historyFile, late.map((line) => line + "\n").join(""), { mode: FILE_MODE })
+        catchUp(historyFile, late)
+      }
     }
 
-    if (file) {
-      fs.mkdirSync(path.dirname(file), { recursive: true })
-      // A rotation cut off between its two renames: the new history is complete, take it.
-      if (!fs.existsSync(file) && fs.existsSync(`${file}.new`)) fs.renameSync(`${file}.new`, file)
+    const rotateIfLong = (historyFile: string) => {
+      if (!position || position.offset <= rotateBytes || Date.now() < rotateAgainAt) return
+      try {
+        rotate(historyFile)
+      } catch (e) {
+        rotateAgainAt = Date.now() + ROTATE_RETRY_MS
+        warnings.push(`The job history could not be archived (${errorCode(e)}); it keeps growing until it can`)
+      }
+    }
+
+    /** Appends the unwritten lines, in order; then catches up and rotates if long. Throws when the append fails. */
+    const writeOut = (historyFile: string): Array<JobRecord> => {
+      if (unwritten.length === 0) return []
+      const lines = unwritten
+      try {
+        fs.appendFileSync(historyFile, (tornByUs ? "\n" : "") + lines.join(""), { mode: FILE_MODE })
+      } catch (e) {
+        tornByUs = true
+        throw e
+      }
+      tornByUs = false
+      unwritten = []
+      let changed: Array<JobRecord> = []
+      try {
+        changed = catchUp(historyFile, lines.map((line) => line.trimEnd()))
+      } catch (e) {
+        position = undefined // read it whole next time
+        warnings.push(`The job history could not be read back (${errorCode(e)})`)
+      }
+      rotateIfLong(historyFile)
+      return changed
+    }
+
+    let warnedAt = -Infinity
+    const logWarnings = Effect.suspend(() => Effect.forEach(warnings.splice(0), (w) => Effect.logWarning(w), { discard: true }))
+    const publishAll = (records: ReadonlyArray<JobRecord>) => Effect.forEach(records, (r) => PubSub.publish(changes, r), { discard: true })
+
+    /** Tries to write what is unwritten; says so (at most once a minute in the log) while it cannot. */
+    const flush = Effect.suspend(() => {
+      if (!file || unwritten.length === 0) return Effect.void
+      let changed: Array<JobRecord>
+      try {
+        changed = writeOut(file)
+      } catch (e) {
+        const problem = `The job history ${file} cannot be written (${errorCode(e)}): ${unwritten.length} change(s) are kept in memory and retried`
+        const now = Date.now()
+        const warn = now - warnedAt >= WARN_EVERY_MS
+        if (warn) warnedAt = now
+        return SubscriptionRef.set(writeProblem, problem).pipe(Effect.andThen(warn ? Effect.logWarning(problem) : Effect.void))
+      }
+      return Effect.gen(function*() {
+        yield* logWarnings
+        yield* publishAll(changed)
+        if ((yield* SubscriptionRef.get(writeProblem)) === undefined) return
+        yield* SubscriptionRef.set(writeProblem, undefined)
+        warnedAt = -Infinity
+        yield* Effect.logInfo("The job history is written again")
+      })
+    })
+
+    const catchUpNow = Effect.suspend(() => {
+      if (!file) return Effect.void
+      let changed: Array<JobRecord> = []
+      try {
+        changed = catchUp(file)
+        rotateIfLong(file)
+      } catch (e) {
+        warnings.push(`The job history could not be read (${errorCode(e)}); what other windows recorded may be missing here`)
+      }
+      return Effect.andThen(logWarnings, publishAll(changed))
+    })
+    /** Writes what is unwritten (which catches up too), then catches up: one stat when nothing changed. */
+    const refresh = Effect.andThen(flush, catchUpNow)
+
+    if (file && dataDir) {
+      ensurePrivateDir(dataDir)
+      const dir = dataDir
+      const drafts = fs.readdirSync(dir).filter((name) => name === `${JOBS_FILE}.new` || name.startsWith(`${JOBS_FILE}.new-`))
+      // A rotation cut off between archiving and replacing (where hard links are missing): the new history is complete, take it.
+      if (!fs.existsSync(file)) {
+        const newest = drafts.map((name) => path.join(dir, name)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0]
+        if (newest) fs.renameSync(newest, file)
+      }
+      for (const name of fs.readdirSync(dir)) {
+        const isDraft = name === `${JOBS_FILE}.new` || name.startsWith(`${JOBS_FILE}.new-`)
+        if (isDraft && Date.now() - (fs.statSync(path.join(dir, name), { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > ABANDONED_DRAFT_MS) {
+          fs.rmSync(path.join(dir, name), { force: true }) // left by a rotation that crashed before using it
+        } else if (name === JOBS_FILE || isDraft || /^jobs-.*\.jsonl$/.test(name)) {
+          makePrivate(path.join(dir, name))
+        }
+      }
       if (fs.existsSync(file)) {
-        const text = fs.readFileSync(file, "utf8")
+        catchUp(file)
         // A crash mid-append can leave a last line without its newline: end it, so the next record
         // starts a line of its own instead of being glued to the torn one and lost with it.
-        if (text.length > 0 && !text.endsWith("\n")) fs.appendFileSync(file, "\n")
-        for (const line of text.split("\n")) {
-          if (line.trim() === "") continue
-          try {
-            const parsed = JSON.parse(line) as JobUpdate | Carried
-            if ("carried" in parsed) carry(parsed.carried)
-            else apply(parsed)
-          } catch {
-            // A line torn by a crash mid-write: the rest of the history is still good.
-          }
-        }
-        if (text.length > rotateBytes) rotate(file)
+        if (position && fs.statSync(file).size > position.offset) fs.appendFileSync(file, "\n")
+        rotateIfLong(file)
+        yield* logWarnings
       }
+      yield* Effect.addFinalizer(() => flush) // a last try for anything still unwritten
+      yield* flush.pipe(Effect.repeat(Schedule.spaced(retryMillis)), Effect.forkScoped)
     }
 
     const record = (update: JobUpdate) =>
       Effect.gen(function*() {
         const stamped = { ...update, updatedAt: Date.now() }
-        if (file) fs.appendFileSync(file, JSON.stringify(stamped) + "\n")
         const next = apply(stamped)
+        if (file) {
+          unwritten.push(JSON.stringify(stamped) + "\n")
+          yield* flush
+        }
         yield* PubSub.publish(changes, next)
         return next
       })
@@ -217,7 +457,9 @@ function makeJobStore(dataDir: string | undefined, rotateBytes: number) {
         const today = days.get(dayOf(Date.now()))
         return { jobsToday: today?.jobs ?? 0, satsEarnedToday: today?.sats ?? 0, satsEarnedTotal }
       }),
-      changes: Stream.fromPubSub(changes)
+      changes: Stream.fromPubSub(changes),
+      refresh,
+      writeProblem
     })
   })
 }
