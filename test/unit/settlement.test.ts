@@ -2,12 +2,20 @@
 // on Effect's TestClock: expiry, the grace after it, payments in flight, an unreachable wallet, and
 // invoices issued by a wallet that is no longer selected.
 import assert from "node:assert/strict"
-import { Context, Effect, Fiber, Layer, Logger, ManagedRuntime, PubSub, Stream } from "effect"
+import { Clock, Context, Effect, Fiber, Layer, Logger, ManagedRuntime, PubSub, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { WalletError } from "../../src/dvm/errors"
 import { JobStore } from "../../src/dvm/services/JobStore"
 import { invoiceStatusOf } from "../../src/dvm/services/NwcWallet"
-import { CHECK_TIMEOUT_MS, EXPIRY_GRACE_S, type Settled, Settlement } from "../../src/dvm/services/Settlement"
+import {
+  CHECK_TIMEOUT_MS,
+  CHECKS_PER_TICK,
+  EXPIRY_GRACE_S,
+  MAX_CHECKS_IN_FLIGHT,
+  pickChecks,
+  type Settled,
+  Settlement
+} from "../../src/dvm/services/Settlement"
 import { type InvoiceStatus, type IssuedInvoice, Wallet, type WalletBackend, type WalletCue } from "../../src/dvm/services/Wallet"
 
 type Answer = InvoiceStatus | "fail" | "hang"
@@ -15,6 +23,8 @@ type Answer = InvoiceStatus | "fail" | "hang"
 const makeHarness = () => {
   const answers = new Map<string, Answer>()
   const asked: Array<string> = []
+  /** When (TestClock ms) each check started, in order. */
+  const askedAt: Array<number> = []
   const logs: Array<string> = []
   const self = { backend: "spark" as WalletBackend }
   const incoming = Effect.runSync(PubSub.unbounded<WalletCue>())
@@ -22,8 +32,9 @@ const makeHarness = () => {
     status: Effect.sync(() => ({ backend: self.backend, ready: true })),
     createInvoice: () => Effect.die("not used here"),
     invoiceStatus: (invoice) =>
-      Effect.suspend(() => {
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
         asked.push(invoice.id)
+        askedAt.push(now)
         const answer = answers.get(invoice.id) ?? "unpaid"
         return answer === "fail"
           ? Effect.fail(new WalletError({ message: "wallet unreachable" }))
@@ -79,7 +90,7 @@ const makeHarness = () => {
       return yield* f(yield* Settlement)
     })
   const watch = (id: string, invoice: IssuedInvoice) => run(settlement((s) => s.watch(id, invoice)))
-  return { answers, asked, logs, self, incoming, runtime, run, issue, advance, payment, settlement, watch }
+  return { answers, asked, askedAt, logs, self, incoming, runtime, run, issue, advance, payment, settlement, watch }
 }
 
 describe("Settlement", () => {
@@ -179,6 +190,107 @@ describe("Settlement", () => {
     await h.runtime.runPromise(PubSub.publish(h.incoming, {}))
     await h.advance(1)
     assert.equal(h.asked[0], young.id, h.asked.join(" "))
+  })
+})
+
+describe("Settlement: the cost of watching many invoices", () => {
+  let h: ReturnType<typeof makeHarness>
+  beforeEach(() => {
+    h = makeHarness()
+  })
+  afterEach(async () => {
+    await h.runtime.dispose()
+  })
+
+  /** Checks started at each TestClock instant. */
+  const perTick = () => {
+    const counts = new Map<number, number>()
+    for (const at of h.askedAt) counts.set(at, (counts.get(at) ?? 0) + 1)
+    return [...counts.values()]
+  }
+  const watchMany = async (count: number) => {
+    const invoices: Array<IssuedInvoice> = []
+    for (let i = 0; i < count; i++) {
+      const invoice = await h.issue(`job${i}`, 100_000)
+      await h.watch(`job${i}`, invoice)
+      invoices.push(invoice)
+    }
+    return invoices
+  }
+
+  it("with 200 open invoices, never starts more than the cap per tick, and checks every one in time", async () => {
+    const invoices = await watchMany(200)
+    await h.advance(120)
+    assert.ok(Math.max(...perTick()) <= CHECKS_PER_TICK, `per tick: ${perTick().join(" ")}`)
+    assert.ok(h.asked.length <= 120 * CHECKS_PER_TICK)
+    const checked = new Set(h.asked)
+    assert.deepEqual(invoices.filter((i) => !checked.has(i.id)).map((i) => i.id), [], "none starved")
+  })
+
+  it("costs two invoices no more per tick than it costs 200 (the same cap), and polls them as before", async () => {
+    await watchMany(2)
+    await h.advance(60)
+    assert.ok(Math.max(...perTick()) <= 2)
+    assert.ok(h.asked.length >= 2 * 25, `young invoices polled about every 2 s: ${h.asked.length}`)
+  })
+
+  it("a cue naming one invoice checks it at the next tick, among 200, and a cue is not a payment", async () => {
+    const invoices = await watchMany(200)
+    await h.advance(120)
+    // One just checked, so not due again for a while: only the cue can bring it forward.
+    const target = invoices.find((i) => i.id === h.asked[h.asked.length - 1])!
+    h.asked.length = 0
+    await h.runtime.runPromise(PubSub.publish(h.incoming, { invoiceId: target.id }))
+    await h.advance(1)
+    assert.ok(h.asked.includes(target.id), h.asked.join(" "))
+    assert.equal(await h.payment(target.id.replace("inv-", "")), "unpaid", "the wallet said unpaid: the cue changed nothing")
+
+    h.answers.set(target.id, "paid")
+    h.asked.length = 0
+    await h.runtime.runPromise(PubSub.publish(h.incoming, { invoiceId: target.id.toUpperCase() }))
+    await h.advance(1)
+    assert.deepEqual(h.asked.filter((id) => id === target.id), [target.id])
+    assert.equal(await h.payment(target.id.replace("inv-", "")), "paid")
+    // A cue for an invoice nobody watches costs nothing.
+    h.asked.length = 0
+    h.askedAt.length = 0
+    await h.runtime.runPromise(PubSub.publish(h.incoming, { invoiceId: "inv-unknown" }))
+    await h.advance(1)
+    assert.ok(!h.asked.includes("inv-unknown"))
+  })
+
+  it("a cue naming no invoice checks at most the cap at the next tick", async () => {
+    await watchMany(200)
+    await h.advance(120)
+    h.asked.length = 0
+    h.askedAt.length = 0
+    for (let i = 0; i < 50; i++) await h.runtime.runPromise(PubSub.publish(h.incoming, {}))
+    await h.advance(1)
+    assert.ok(h.asked.length <= CHECKS_PER_TICK && h.asked.length > 0, `${h.asked.length} checks`)
+  })
+
+  it("a wallet that never answers is not piled on: at most MAX_CHECKS_IN_FLIGHT checks wait at once", async () => {
+    const invoices = await watchMany(200)
+    for (const invoice of invoices) h.answers.set(invoice.id, "hang")
+    await h.advance(CHECK_TIMEOUT_MS / 1000 - 2)
+    assert.equal(h.asked.length, MAX_CHECKS_IN_FLIGHT, "the first checks are still waiting: no more start")
+    await h.advance(4)
+    assert.ok(h.asked.length > MAX_CHECKS_IN_FLIGHT, "once they time out, others get their turn")
+  })
+})
+
+describe("pickChecks", () => {
+  const entry = (name: string, since: number, lastChecked: number) => ({ name, since, lastChecked })
+  it("takes turns: the cued and newest, then the longest unchecked, up to the slots", () => {
+    const old = entry("old", 0, 0)
+    const mid = entry("mid", 50, 60)
+    const young = entry("young", 100, 100)
+    const cued = entry("cued", 10, 200)
+    const names = (xs: Array<{ name: string }>) => xs.map((x) => x.name)
+    assert.deepEqual(names(pickChecks([cued], [old, mid, young], 4)), ["cued", "old", "young", "mid"])
+    assert.deepEqual(names(pickChecks([], [old, mid, young], 2)), ["young", "old"])
+    assert.deepEqual(names(pickChecks([], [old], 4)), ["old"])
+    assert.deepEqual(names(pickChecks([], [old, mid, young], 0)), [])
   })
 })
 
