@@ -234,6 +234,8 @@ function makeJobStore(dataDir: string | undefined, rotateBytes: number, retryMil
     /** The history as we last read or wrote it: its inode and how many bytes of it we have applied. */
     let position: { ino: number; offset: number } | undefined
     let rotateAgainAt = 0
+    /** The size of the history begun by our last rotation. */
+    let rotatedBytes = 0
     /** Problems met inside synchronous file code, logged by the effect that ran it. */
     const warnings: Array<string> = []
 
@@ -298,7 +300,9 @@ function makeJobStore(dataDir: string | undefined, rotateBytes: number, retryMil
       const carried: Carried = { carried: { satsEarnedTotal: carriedSats, days: [...carriedDays.entries()] } }
       const fresh = [carried, ...jobs.values()].map((line) => JSON.stringify(line) + "\n").join("")
       fs.writeFileSync(draft, fresh, { mode: FILE_MODE })
-      const archive = path.join(path.dirname(historyFile), `jobs-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`)
+      const stamp = new Date().toISOString().replace(/[:.]/g, "-")
+      let archive = path.join(path.dirname(historyFile), `jobs-${stamp}.jsonl`)
+      for (let n = 1; fs.existsSync(archive); n++) archive = path.join(path.dirname(historyFile), `jobs-${stamp}-${n}.jsonl`)
       const ours = (candidate: string) => fs.statSync(candidate).ino === at.ino
       try {
         // Another process rotated it since we last read it: ours is not needed (we read theirs next).
@@ -316,6 +320,7 @@ function makeJobStore(dataDir: string | undefined, rotateBytes: number, retryMil
           return
         }
         fs.renameSync(draft, historyFile)
+        rotatedBytes = Buffer.byteLength(fresh)
       } finally {
         fs.rmSync(draft, { force: true })
       }
@@ -330,7 +335,8 @@ function makeJobStore(dataDir: string | undefined, rotateBytes: number, retryMil
     }
 
     const rotateIfLong = (historyFile: string) => {
-      if (!position || position.offset <= rotateBytes || Date.now() < rotateAgainAt) return
+      // Not again until it has doubled since: what memory holds may itself be over the size.
+      if (!position || position.offset <= Math.max(rotateBytes, 2 * rotatedBytes) || Date.now() < rotateAgainAt) return
       try {
         rotate(historyFile)
       } catch (e) {
