@@ -1,9 +1,12 @@
 // How long opening the job history takes (it is read synchronously while the extension activates):
-// a history just under the rotation threshold, and the same history once rotated.
+// a history just under the rotation threshold, and the same history once rotated. Then what catching
+// up with another window costs (`refresh`, called when going online): with nothing new, and with
+// 1,000 lines another process appended; and what one record costs now that each write checks for
+// the other's lines.
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Effect } from "effect"
+import { Effect, ManagedRuntime } from "effect"
 import { JOBS_FILE, JobStore } from "../src/dvm/services/JobStore"
 
 const ROTATE_BYTES = 16 * 1024 * 1024
@@ -51,5 +54,34 @@ export const benchJobHistory = async () => {
   process.stdout.write("Job history (read while the extension activates)\n")
   process.stdout.write(`  ${jobs.toLocaleString("en")} paid jobs, ${(bytes / 1048576).toFixed(1)} MiB (just under the 16 MiB rotation point): opened in ${full.ms.toFixed(0)} ms\n`)
   process.stdout.write(`  after rotation: ${(after / 1048576).toFixed(1)} MiB (the 10,000 records kept in memory), opened in ${rotated.ms.toFixed(0)} ms; earnings the same: ${JSON.stringify(full.earnings) === JSON.stringify(rotated.earnings)} (${rotated.earnings.satsEarnedTotal} sats)\n`)
+  await benchRefresh(dir, jobs)
   fs.rmSync(dir, { recursive: true, force: true })
+}
+
+const benchRefresh = async (dir: string, firstJob: number) => {
+  const runtime = ManagedRuntime.make(JobStore.layer(dir, { rotateBytes: Number.MAX_SAFE_INTEGER }))
+  const inStore = <A>(use: (store: JobStore["Service"]) => Effect.Effect<A>) =>
+    runtime.runPromise(Effect.gen(function*() {
+      return yield* use(yield* JobStore)
+    }))
+  const timed = async (times: number, use: (store: JobStore["Service"]) => Effect.Effect<unknown>) => {
+    const started = performance.now()
+    await inStore((store) => Effect.repeat(use(store), { times: times - 1 }))
+    return (performance.now() - started) / times
+  }
+  try {
+    await inStore((store) => store.refresh)
+    const idle = await timed(10_000, (store) => store.refresh)
+    // 1,000 lines as another process would append them.
+    const lines = Array.from({ length: 167 }, (_, i) => jobLines(firstJob + i)).join("").split("\n").slice(0, 1000)
+    fs.appendFileSync(path.join(dir, JOBS_FILE), lines.map((line) => line + "\n").join(""))
+    const withNew = await timed(1, (store) => store.refresh)
+    const seen = await inStore((store) => store.get((firstJob + 100).toString(16).padStart(64, "0")))
+    let n = 0
+    const perRecord = await timed(5_000, (store) => store.record({ id: `bench-${n++}`, status: "error", error: "bench" }))
+    process.stdout.write(`  refresh with nothing new: ${(idle * 1000).toFixed(1)} µs; with 1,000 new lines from another process: ${withNew.toFixed(1)} ms (read: ${seen !== undefined})\n`)
+    process.stdout.write(`  one record (append + check for the other's lines): ${(perRecord * 1000).toFixed(1)} µs\n`)
+  } finally {
+    await runtime.dispose()
+  }
 }
