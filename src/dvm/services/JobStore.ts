@@ -336,7 +336,9 @@ function makeJobStore(dataDir: string | undefined, rotateBytes: number, retryMil
 
     const rotateIfLong = (historyFile: string) => {
       // Not again until it has doubled since: what memory holds may itself be over the size.
+      // And not while records wait to be written: the new history would hold them, and then their lines again.
       if (!position || position.offset <= Math.max(rotateBytes, 2 * rotatedBytes) || Date.now() < rotateAgainAt) return
+      if (unwritten.length > 0) return
       try {
         rotate(historyFile)
       } catch (e) {
@@ -409,14 +411,14 @@ function makeJobStore(dataDir: string | undefined, rotateBytes: number, retryMil
     /** Writes what is unwritten (which catches up too), then catches up: one stat when nothing changed. */
     const refresh = Effect.andThen(flush, catchUpNow)
 
-    if (file && dataDir) {
-      ensurePrivateDir(dataDir)
-      const dir = dataDir
+    /** Makes the files private, recovers a cut-off rotation, reads the history, archives it if long. */
+    const openHistory = (dir: string, historyFile: string) => {
+      ensurePrivateDir(dir)
       const drafts = fs.readdirSync(dir).filter((name) => name === `${JOBS_FILE}.new` || name.startsWith(`${JOBS_FILE}.new-`))
       // A rotation cut off between archiving and replacing (where hard links are missing): the new history is complete, take it.
-      if (!fs.existsSync(file)) {
+      if (!fs.existsSync(historyFile)) {
         const newest = drafts.map((name) => path.join(dir, name)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0]
-        if (newest) fs.renameSync(newest, file)
+        if (newest) fs.renameSync(newest, historyFile)
       }
       for (const name of fs.readdirSync(dir)) {
         const isDraft = name === `${JOBS_FILE}.new` || name.startsWith(`${JOBS_FILE}.new-`)
@@ -426,14 +428,22 @@ function makeJobStore(dataDir: string | undefined, rotateBytes: number, retryMil
           makePrivate(path.join(dir, name))
         }
       }
-      if (fs.existsSync(file)) {
-        catchUp(file)
-        // A crash mid-append can leave a last line without its newline: end it, so the next record
-        // starts a line of its own instead of being glued to the torn one and lost with it.
-        if (position && fs.statSync(file).size > position.offset) fs.appendFileSync(file, "\n")
-        rotateIfLong(file)
-        yield* logWarnings
+      if (!fs.existsSync(historyFile)) return
+      catchUp(historyFile)
+      // A crash mid-append can leave a last line without its newline: end it, so the next record
+      // starts a line of its own instead of being glued to the torn one and lost with it.
+      if (position && fs.statSync(historyFile).size > position.offset) fs.appendFileSync(historyFile, "\n")
+      rotateIfLong(historyFile)
+    }
+
+    if (file && dataDir) {
+      try {
+        openHistory(dataDir, file)
+      } catch (e) {
+        // Started without what the history says (it may repeat a job); records are still written when they can be.
+        warnings.push(`The job history ${file} could not be read (${errorCode(e)})`)
       }
+      yield* logWarnings
       yield* Effect.addFinalizer(() => flush) // a last try for anything still unwritten
       yield* flush.pipe(Effect.repeat(Schedule.spaced(retryMillis)), Effect.forkScoped)
     }
