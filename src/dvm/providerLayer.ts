@@ -2,7 +2,7 @@
  * The whole provider as one layer, for both hosts: each host brings its own Settings and Secrets
  * (and a log sink); everything else is the same code.
  */
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { Identity } from "./services/Identity"
 import { Inference } from "./services/Inference"
 import { JobStore } from "./services/JobStore"
@@ -12,13 +12,14 @@ import { OnlineLock } from "./services/OnlineLock"
 import { Settlement } from "./services/Settlement"
 import type { Secrets } from "./services/Secrets"
 import type { Settings } from "./services/Settings"
-import type { Wallet } from "./services/Wallet"
+import { Wallet } from "./services/Wallet"
+import { withDeadlines } from "./services/walletDeadlines"
 import { walletLayer } from "./services/walletLayer"
 
 export interface ProviderOptions {
   /** Where the job history lives; undefined keeps it in memory. */
   readonly dataDir: string | undefined
-  /** Replaces the wallet chosen by settings (tests use a stand-in at this boundary). */
+  /** Replaces the wallet chosen by settings (tests use a stand-in at this boundary); its calls get deadlines too. */
   readonly wallet?: Layer.Layer<Wallet, never, Secrets | Settings>
 }
 
@@ -29,10 +30,14 @@ export const providerLayer = (options: ProviderOptions) => {
     Identity.layer,
     JobStore.layer(options.dataDir),
     OnlineLock.layer(options.dataDir),
-    options.wallet ?? walletLayer()
+    options.wallet ? boundedWallet(options.wallet) : walletLayer()
   )
   return Kind5050DVM.layer.pipe(
     Layer.provideMerge(Settlement.layer),
     Layer.provideMerge(services)
   )
 }
+
+/** Any wallet, stand-ins included, answers within the deadlines, so nothing waits on it forever. */
+const boundedWallet = (wallet: Layer.Layer<Wallet, never, Secrets | Settings>) =>
+  Layer.effect(Wallet, Effect.map(Effect.service(Wallet), withDeadlines)).pipe(Layer.provide(wallet))
