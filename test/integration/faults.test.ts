@@ -102,7 +102,7 @@ describe("fault suite", function() {
   })
 
   it("a flood of 1,000 jobs from one key next to a normal customer: the normal customer is served", async () => {
-    await online({ maxConcurrentJobs: 2 })
+    const p = await online({ maxConcurrentJobs: 2 })
     ollama.delayMsPerToken = 1
     const flooder = new Customer([relay.url])
     const normal = new Customer([relay.url])
@@ -121,14 +121,20 @@ describe("fault suite", function() {
         await waitFor(() => settled(normal, job.id), 30_000, `normal job ${i}`)
       }
       await publishing
-      const all = [...flood.map((job) => ({ customer: flooder, id: job.id })), ...normalJobs.map((job) => ({ customer: normal, id: job.id }))]
-      await waitFor(() => all.every(({ customer, id }) => settled(customer, id)), 90_000, "every job answered")
-      report("flood", tally(all))
+      // Refusals share one reply budget: past it, the flood is dropped unanswered and counted.
+      const dropped = () => Number(p.logs.map((line) => /\((\d+) in all\)/.exec(line)?.[1]).filter(Boolean).at(-1) ?? 0)
+      const floodJobs = flood.map((job) => ({ customer: flooder, id: job.id }))
+      await waitFor(() => p.logs.some((line) => /Reply budget spent/.test(line)), 30_000, "the dropped requests reported")
+      await waitFor(() => tally(floodJobs).lost <= 1000 - 120, 30_000, "the budget's worth of refusals")
       const normalTally = tally(normalJobs.map((job) => ({ customer: normal, id: job.id })))
       assert.equal(normalTally.answered, 3, "the normal customer got all three results")
-      const floodTally = tally(flood.map((job) => ({ customer: flooder, id: job.id })))
+      const floodTally = tally(floodJobs)
+      process.stdout.write(`      [flood] offered 1000 / answered ${floodTally.answered} / rejected-with-reason ${floodTally.rejected} / dropped ${floodTally.lost}\n`)
       assert.ok(floodTally.answered <= 10, "the flooder got at most its per-minute share")
       assert.ok(Object.keys(floodTally.reasons).some((r) => /rate limited/.test(r)))
+      assert.ok(floodTally.rejected >= 110 && floodTally.rejected <= 400, `refusals stay near the budget (${floodTally.rejected})`)
+      assert.ok(dropped() >= 1, "drops are counted in the log")
+      assert.equal(floodTally.answered + floodTally.rejected + floodTally.lost, 1000)
     } finally {
       flooder.close()
       normal.close()

@@ -520,6 +520,8 @@ function makeKind5050DVM() {
       const notReady = yield* readiness
       if (notReady) return yield* new GoOnlineError({ message: `Cannot go online: ${notReady}` })
       yield* lock.acquire
+      // What another window or process sharing the data dir served since we read the history.
+      yield* store.refresh
       // Read before the subscription starts: requests it replays are this session's, not cut off.
       const cutOff = yield* store.unfinished
       const keys = yield* identity.keys.pipe(Effect.mapError((e) => new GoOnlineError({ message: `Cannot go online: ${e.message}` })))
