@@ -31,6 +31,8 @@ export interface ProviderSnapshot {
   readonly identityError?: string
   readonly checking: boolean
   readonly checkedAt?: number
+  /** Why the job history cannot be written right now (its changes are kept and retried). */
+  readonly historyProblem?: string
 }
 
 export const initialSnapshot: ProviderSnapshot = {
@@ -81,6 +83,7 @@ export const mirrorProvider = (model: ProviderModel) =>
       Effect.sync(() => model.update({ status, npub: model.snapshot.npub ?? status.npub })))
     yield* follow(SubscriptionRef.changes(nostr.relayStates), (relays) => Effect.sync(() => model.update({ relays })))
     yield* follow(settings.changes, (config) => Effect.sync(() => model.update({ config })))
+    yield* follow(SubscriptionRef.changes(store.writeProblem), (historyProblem) => Effect.sync(() => model.update({ historyProblem })))
     // A flood of jobs changes the store thousands of times a second: the first change of a quiet
     // spell schedules one re-read a moment later, which covers every change until then.
     const scope = yield* Effect.scope

@@ -9,8 +9,9 @@ import { type ProviderSnapshot, relayView } from "./ProviderModel"
 export const EXTENSION_ID = "sell-compute.sell-compute"
 
 /**
- * What needs the user's attention while online: every relay down (no customer can reach us), or a
- * problem the provider reported (e.g. the wallet stopped answering).
+ * What needs the user's attention while online: every relay down (no customer can reach us), a
+ * problem the provider reported (e.g. the wallet stopped answering), or a history that cannot be
+ * written.
  */
 export const onlineProblem = (s: ProviderSnapshot): string | undefined => {
   if (s.status.state !== "online") return undefined
@@ -18,7 +19,7 @@ export const onlineProblem = (s: ProviderSnapshot): string | undefined => {
   if (relays.length > 0 && relays.every((r) => r.status !== "connected" && r.status !== "connecting")) {
     return "no relay is connected, so no customer can reach this provider"
   }
-  return s.status.error
+  return s.status.error ?? s.historyProblem
 }
 
 /** The word tests and people look for is always there: Online or Offline. */

@@ -49,6 +49,9 @@ describe("status bar", () => {
     const walletDown = snapshot({ ...online, status: { ...online.status, error: "the wallet is not ready (down); paid jobs fail until it is" } })
     assert.equal(statusBarText(walletDown), "$(warning) Sell Compute: Online")
     assert.match(statusBarTooltip(walletDown), /the wallet is not ready \\\(down\\\); paid jobs fail until it is/)
+    const historyDown = snapshot({ ...online, historyProblem: "The job history /d/jobs.jsonl cannot be written (ENOSPC): 3 change(s) are kept in memory and retried" })
+    assert.equal(statusBarText(historyDown), "$(warning) Sell Compute: Online")
+    assert.match(statusBarTooltip(historyDown), /cannot be written \\\(ENOSPC\\\)/)
   })
 
   it("tooltip gives relays connected x/y, the model, and today's jobs and sats", () => {
