@@ -25,6 +25,8 @@ describe("mirrorProvider", () => {
         setRelays: () => Effect.void,
         subscribe: () => Stream.empty,
         publish: () => Effect.die("unused"),
+        setAuthSigner: () => Effect.void,
+        dropped: Effect.succeed({ forged: 0, badFrames: 0 }),
         relayStates
       })),
       Settings.fromRef(config),

@@ -26,6 +26,7 @@ import { generationOptions, type GenerationOptions, type JobRequest, parseJobReq
 import { type EventTemplate, type IncomingEvent, type NostrEvent, nowSeconds, tagValues } from "../protocol/nostrEvent"
 import { signEvent } from "../protocol/signing"
 import { priceSats, satsToMsats } from "../pricing"
+import { isPublicRelayUrl } from "../publicRelay"
 import { pricingOf, quoteFor } from "../quote"
 import { ReplyBudget } from "../replyBudget"
 import { Identity } from "./Identity"
@@ -528,6 +529,8 @@ function makeKind5050DVM() {
       const config = yield* settings.current
       yield* permits.resize(config.maxConcurrentJobs)
       admission.setLimits(admissionLimits(config))
+      // Relays that ask (NIP-42) are answered with our key, so they serve us.
+      yield* nostr.setAuthSigner((template) => signEvent(template, keys.secretKey))
       yield* nostr.setRelays(config.relays)
 
       const scope = yield* Scope.make()
@@ -576,6 +579,7 @@ function makeKind5050DVM() {
         )
       ], { concurrency: "unbounded", discard: true })
       yield* nostr.setRelays([])
+      yield* nostr.setAuthSigner(undefined)
       yield* lock.release
       yield* setStatus({ state: "offline", onlineSince: undefined, activeJobs: 0 })
       yield* Effect.logInfo("Offline")
@@ -602,5 +606,8 @@ const admissionLimits = (config: Config): AdmissionLimits => ({
   deny: config["access.denyList"].map(hexPubkey)
 })
 
-/** Customer-named reply relays are used only over TLS, so a stranger cannot point us at local services. */
-const secureRelays = (urls: ReadonlyArray<string>) => urls.filter((url) => url.startsWith("wss://")).slice(0, 5)
+/**
+ * Customer-named reply relays are used only over TLS at public hosts, so a stranger cannot point us
+ * at this machine's or its network's services (Nostr also checks the address each name resolves to).
+ */
+const secureRelays = (urls: ReadonlyArray<string>) => urls.filter(isPublicRelayUrl).slice(0, 5)
