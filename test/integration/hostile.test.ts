@@ -260,8 +260,8 @@ describe("safe on the open internet: a real relay, a relay that sends anything, 
     const good = newcomer.buildJob({ prompt: "the last good job" })
     try {
       await newcomer.publish(good)
-      await waitFor(() => newcomer.repliesFor(good.id).results.length === 1, 30_000, "the last good job's result")
-      assert.ok(newcomer.repliesFor(good.id).feedback.some((f) => statusOf(f) === "success"))
+      await waitFor(() => newcomer.repliesFor(good.id).feedback.some((f) => statusOf(f) === "success"), 30_000, "the last good job's success")
+      assert.equal(newcomer.repliesFor(good.id).results.length, 1, "the last good job's result")
     } finally {
       newcomer.close()
     }
@@ -311,12 +311,12 @@ describe("safe on the open internet: a real relay, a relay that sends anything, 
     const file = path.join(dataDir, JOBS_FILE)
     const history = fs.readFileSync(file, "utf8").split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line) as { id?: string })
     const ids = history.map((r) => r.id).filter((id): id is string => id !== undefined)
-    assert.ok(ids.length > 0)
+    assert.ok(ids.length > 0, "the history has records")
     for (const id of ids) {
       assert.match(id, /^[0-9a-f]{64}$/)
       assert.ok(sentIds.has(id), `history id ${id} is the id of a request that was sent`)
     }
-    assert.ok(!ids.includes(served.id.toUpperCase()) && !ids.includes(""))
+    assert.ok(!ids.includes(served.id.toUpperCase()) && !ids.includes(""), "no odd id in the history")
     assert.equal(fs.statSync(file).mode & 0o777, 0o600)
     assert.equal(fs.statSync(dataDir).mode & 0o777, 0o700)
     const floodIds = new Set(flood.map((e) => e.id))
@@ -326,7 +326,7 @@ describe("safe on the open internet: a real relay, a relay that sends anything, 
     // The log: no raw control character; the relay's junk cost a line or two, not one per frame.
     const log = provider.consoleLines
     for (const line of log) assert.ok(!CONTROL.test(line), `raw control character in: ${JSON.stringify(line)}`)
-    assert.ok(!log.some((line) => line.includes("\u001b")))
+    assert.ok(!log.some((line) => line.includes("\u001b")), "no escape character in the log")
     const hostileLines = log.filter((line) => line.includes(hostile.url) && /frames? we cannot use/.test(line))
     assert.ok(hostileLines.length <= 4, `relay trouble logged ${hostileLines.length} times`)
 
