@@ -57,7 +57,7 @@ describe("safe on the open internet: a real relay, a relay that sends anything, 
   const originalConsole = { warn: console.warn, error: console.error, debug: console.debug, log: console.log, info: console.info }
 
   const jobSubscription = () => {
-    const req = hostile.reqs().findLast((r) => r.filters.some((f) => Array.isArray(f.kinds) && (f.kinds as Array<number>).includes(5050)))
+    const req = [...hostile.reqs()].reverse().find((r) => r.filters.some((f) => Array.isArray(f.kinds) && (f.kinds as Array<number>).includes(5050)))
     assert.ok(req, "the provider subscribed to job requests on the hostile relay")
     return req.id
   }

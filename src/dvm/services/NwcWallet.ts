@@ -4,18 +4,17 @@
  * connection string (`nostr+walletconnect://…`) lives in Secrets under "nwcUrl".
  */
 import { Deferred, Effect, PubSub, Schema, Stream } from "effect"
-import { AbstractRelay } from "nostr-tools/abstract-relay"
+import type { AbstractRelay } from "nostr-tools/abstract-relay"
 import { nip47 } from "nostr-tools"
 import { getPublicKey } from "nostr-tools/pure"
 import { hexToBytes } from "nostr-tools/utils"
-import WebSocket from "ws"
 import { WalletError } from "../errors"
 import { decryptFrom, detectScheme, encryptFor, type EncryptionScheme } from "../protocol/encryption"
-import type { NostrEvent } from "../protocol/nostrEvent"
+import type { IncomingEvent } from "../protocol/nostrEvent"
 import { nowSeconds } from "../protocol/nostrEvent"
-import { checkEvent } from "../protocol/authentic"
 import { printable } from "../printable"
 import { signEvent } from "../protocol/signing"
+import { RelayConnection } from "./relayConnection"
 import { Secrets } from "./Secrets"
 import { type InvoiceRequest, type InvoiceStatus, type IssuedInvoice, Wallet, type WalletCue, type WalletStatus } from "./Wallet"
 import { arriveWithin, secondsOf, WALLET_DEADLINES, type WalletDeadlines, withDeadlines } from "./walletDeadlines"
@@ -54,13 +53,6 @@ const PaymentReceived = Schema.fromJsonString(Schema.Struct({
  * listeners and closes a socket still connecting, and `ws` then emits an error nobody hears
  * (an uncaught exception).
  */
-class ListenedWebSocket extends WebSocket {
-  constructor(address: string | URL, protocols?: string | Array<string>) {
-    super(address, protocols)
-    this.on("error", () => undefined)
-  }
-}
-
 /** Text from the relay or the wallet, for one readable line. */
 const reasonOf = (cause: unknown) => printable(cause instanceof Error ? cause.message : String(cause), 200)
 
@@ -144,16 +136,24 @@ export const makeNwcWallet = (deadlines: WalletDeadlines = WALLET_DEADLINES) =>
       if (!relayUrl) throw new Error("the connection string names no relay")
       const walletPubkey = parsed.pubkey.toLowerCase()
       const clientPubkey = getPublicKey(secretKey)
-      const relay = new AbstractRelay(relayUrl, {
-        // Only events with the exact NIP-01 shape, id and signature reach the handlers below.
-        verifyEvent: (event) => checkEvent(event)._tag === "Authentic",
-        websocketImplementation: ListenedWebSocket as unknown as typeof globalThis.WebSocket
-      })
       const pending = new Map<string, Deferred.Deferred<string, string>>()
       const failPending = (reason: string) => {
         for (const waiter of pending.values()) Deferred.doneUnsafe(waiter, Effect.fail(reason))
         pending.clear()
       }
+      // The same strict door as our job relays: every frame parsed and checked by us, events through
+      // checkEvent, nothing to the console, frames capped in size. Nothing here is signed for AUTH:
+      // the wallet's relay is the wallet's, and our NWC key is its secret.
+      const relay = new RelayConnection(relayUrl, {
+        events: {
+          alreadyHave: () => false,
+          forged: () => undefined,
+          badFrame: () => undefined,
+          closed: () => undefined, // the subscription's own onclose below starts over
+          authenticated: () => undefined
+        },
+        signer: () => undefined
+      })
       relay.onclose = () => {
         failPending("the connection to the wallet's relay closed")
         closed() // reconnect on next use
@@ -193,7 +193,8 @@ export const makeNwcWallet = (deadlines: WalletDeadlines = WALLET_DEADLINES) =>
     }
 
     /** A response or notification the relay delivered (already checked authentic by the relay client). */
-    const received = (c: Connection, event: NostrEvent) => {
+    const received = (c: Connection, event: IncomingEvent) => {
+      if (event.malformed !== undefined) return // authentic but not NIP-47: nothing to read
       // The subscription filters by author and recipient, but a relay may lie.
       if (event.pubkey !== c.walletPubkey || !event.tags.some((t) => t[0] === "p" && t[1] === c.clientPubkey)) return
       if (event.kind === RESPONSE_KIND) {
