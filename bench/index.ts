@@ -1,4 +1,5 @@
 // `npm run bench`: figures, not pass/fail. Each section prints what it measured.
+import { benchHostile } from "./hostile"
 import { benchJobHistory } from "./jobHistory"
 import { benchPipeline } from "./pipeline"
 import { benchSustained } from "./sustained"
@@ -8,6 +9,7 @@ const main = async () => {
   await benchPipeline()
   await benchSustained()
   await benchJobHistory()
+  await benchHostile()
   await benchVscode()
 }
 

@@ -11,6 +11,8 @@ export interface WalletStandIn {
   readonly paid: Set<string>
   ready: boolean
   failInvoices: boolean
+  /** Invoice look-ups the provider made (what watching open invoices costs). */
+  checks: number
   readonly layer: Layer.Layer<Wallet>
   /** Marks an invoice paid (by its bolt11) and tells the provider funds arrived, as Spark does. */
   pay: (bolt11: string) => void
@@ -29,6 +31,7 @@ export const makeWalletStandIn = (): WalletStandIn => {
     paid: new Set(),
     ready: true,
     failInvoices: false,
+    checks: 0,
     layer: Layer.sync(Wallet, () =>
       Wallet.of({
         status: Effect.sync(() => (self.ready
@@ -48,7 +51,7 @@ export const makeWalletStandIn = (): WalletStandIn => {
             return Effect.succeed(invoice)
           }),
         invoiceStatus: (invoice) =>
-          Effect.sync(() => (self.paid.has(invoice.id) ? "paid" : Date.now() / 1000 > invoice.expiresAt ? "expired" : "unpaid")),
+          Effect.sync(() => (self.checks++, self.paid.has(invoice.id) ? "paid" : Date.now() / 1000 > invoice.expiresAt ? "expired" : "unpaid")),
         incoming: Stream.fromPubSub(incoming),
         reset: Effect.void
       }))
