@@ -334,5 +334,13 @@ describe("safe on the open internet: a real relay, a relay that sends anything, 
     const secrets = [provider.secretKeyHex, nsecEncode(hexToBytes(provider.secretKeyHex)), FAKE_MNEMONIC, FAKE_NWC_SECRET]
     const everywhere = [log.join("\n"), provider.logs.join("\n"), fs.readFileSync(file, "utf8"), JSON.stringify(published())].join("\n")
     for (const secret of secrets) assert.ok(!everywhere.includes(secret), "a secret leaked")
+
+    // What the door dropped is counted and said (at most once a minute while online, and on going offline).
+    await provider.goOffline()
+    const door = provider.logs.map((line) => /Dropped at the door: (\d+) forged events and (\d+) unusable frames/.exec(line)).filter((m) => m !== null)
+    const forged = door.reduce((sum, m) => sum + Number(m[1]), 0)
+    const frames = door.reduce((sum, m) => sum + Number(m[2]), 0)
+    assert.ok(forged >= 19, `forged events counted: ${forged}`)
+    assert.ok(frames >= 8, `unusable frames counted: ${frames}`)
   })
 })

@@ -458,6 +458,18 @@ function makeKind5050DVM() {
       orElse: () => Effect.succeed(`the checks of Ollama and the wallet did not finish within ${READINESS_TIMEOUT_MS / 1000} s`)
     }))
 
+    /** What the door dropped (forged events, unusable frames), said when it grew, at most once a minute. */
+    let doorReported = { forged: 0, badFrames: 0 }
+    const reportDropped = Effect.gen(function*() {
+      const now = yield* nostr.dropped
+      if (now.forged === doorReported.forged && now.badFrames === doorReported.badFrames) return
+      yield* Effect.logWarning(
+        `Dropped at the door: ${now.forged - doorReported.forged} forged events and ${now.badFrames - doorReported.badFrames} unusable frames ` +
+          `in the last minute (${now.forged} and ${now.badFrames} since start)`
+      )
+      doorReported = now
+    })
+
     const announce = (state: Online) =>
       Effect.gen(function*() {
         const config = yield* settings.current
@@ -552,6 +564,7 @@ function makeKind5050DVM() {
         const { activeJobs } = yield* SubscriptionRef.get(status)
         yield* publishLogged(keys, heartbeatEvent(keys.pubkey, activeJobs), "heartbeat").pipe(Effect.ignore)
       }).pipe(Effect.repeat(Schedule.spaced(`${HEARTBEAT_INTERVAL_S} seconds`)), Effect.forkIn(scope))
+      yield* reportDropped.pipe(Effect.repeat(Schedule.spaced(`${DROPPED_REPORT_MS} millis`)), Effect.forkIn(scope))
       yield* announce(state)
       yield* settlement.resume
       // Jobs a crash cut off (the history says they started but never ended) get an answer now.
@@ -578,6 +591,7 @@ function makeKind5050DVM() {
           Effect.catch((e) => Effect.logWarning(`Withdrawal of the announcement not confirmed: ${String((e as { message?: string }).message ?? e)}`))
         )
       ], { concurrency: "unbounded", discard: true })
+      yield* reportDropped
       yield* nostr.setRelays([])
       yield* nostr.setAuthSigner(undefined)
       yield* lock.release
