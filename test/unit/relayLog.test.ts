@@ -39,7 +39,7 @@ describe("relay log", () => {
   it("quotes relay text escaped and cut short", () => {
     assert.equal(quoted("blocked: spam"), "\"blocked: spam\"")
     assert.equal(quoted("a\"b\\c"), "\"a\\\"b\\\\c\"")
-    assert.equal(quoted("line\nbreak\u001b[31m\u202e"), "\"line\\u000abreak\\u001b[31m\\u202e\"")
+    assert.equal(quoted("line\nbreak\u001b[31m\u202e"), "\"line\\nbreak\\x1b[31m\\u202e\"")
     assert.equal(quoted("x".repeat(500), 10), `"${"x".repeat(10)}…"`)
   })
 })

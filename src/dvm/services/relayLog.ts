@@ -4,6 +4,7 @@
  * any text from the relay quoted, escaped and cut short.
  */
 import { Effect, Queue } from "effect"
+import { printable } from "../printable"
 
 export const REPORT_INTERVAL_MS = 60_000
 
@@ -42,8 +43,5 @@ export const throttledWarning = (
     return { note, run }
   })
 
-/** Text from a relay, safe for one log line: quoted, non-printable characters escaped, at most `max` characters kept. */
-export const quoted = (text: string, max = 120): string => {
-  const cut = text.length > max ? `${text.slice(0, max)}…` : text
-  return `"${cut.replace(/[^\x20-\x7e…]|["\\]/g, (c) => (c === "\"" || c === "\\" ? `\\${c}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`))}"`
-}
+/** Text from a relay, safe for one log line: quoted, control characters escaped (printable.ts), at most `max` characters kept. */
+export const quoted = (text: string, max = 120): string => `"${printable(text.replace(/["\\]/g, "\\$&"), max)}"`
