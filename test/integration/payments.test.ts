@@ -204,6 +204,29 @@ describe("payments over Nostr Wallet Connect", function() {
     assert.equal(amount, (2 + 10) * 1000, "priced from Ollama's real counts: 2 prompt + 10 generated tokens")
   })
 
+  it("a model that counts more prompt tokens than the bound (its chat template) is still charged at most the bid", async () => {
+    await online({ "payment.mode": "pay-after" })
+    ollama.responder = () => Array.from({ length: 100 }, (_, i) => `w${i}`).join(" ")
+    ollama.promptTokenOverhead = 200 // far past the prompt's byte bound + 32
+    try {
+      const prompt = "bid test"
+      const bidSats = Buffer.byteLength(prompt) + 32 + 10 // room for 10 generated tokens by the bound
+      const job = await jobFor(prompt, [["bid", String(bidSats * 1000)]])
+      await waitFor(() => settled(job.id), 15_000, "result")
+      const result = customer.repliesFor(job.id).results[0]
+      assert.ok(result, `a result, not an error: ${customer.repliesFor(job.id).feedback.map((f) => tag(f, "status")?.slice(1).join(" ")).join("; ")}`)
+      const [, msats, bolt11] = tag(result, "amount") ?? []
+      const invoiced = decodeInvoiceAmountMsats(bolt11 as string)
+      // Ollama counted 2 + 200 prompt and 10 generated tokens: 212 sats measured, but the bid is the cap.
+      assert.ok(invoiced <= bidSats * 1000, `the invoice asks ${invoiced} msats, over the bid of ${bidSats * 1000}`)
+      assert.ok(Number(msats) <= bidSats * 1000, `the amount tag says ${msats} msats, over the bid of ${bidSats * 1000}`)
+      assert.equal(invoiced, bidSats * 1000, "charged the whole bid, no more")
+      assert.equal(Number(msats), invoiced)
+    } finally {
+      ollama.promptTokenOverhead = 0
+    }
+  })
+
   it("an invoice outstanding across a restart is still verified, and counted once", async () => {
     const first = await online({ "payment.mode": "pay-after" })
     const keyHex = first.secretKeyHex

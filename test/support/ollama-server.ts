@@ -3,8 +3,10 @@
 // streaming). Ollama itself can't run on these machines; tests start this instead.
 //
 // Text is "generated" by `responder` and emitted one whitespace-separated word per chunk (a "token").
-// prompt_eval_count = words in the prompt (at least 1); eval_count = chunks emitted, capped by
-// options.num_predict when it is > 0 (then done_reason is "length", else "stop").
+// prompt_eval_count = words in the prompt (at least 1) plus `promptTokenOverhead` (the tokens a real
+// model's chat template adds); eval_count = chunks emitted, capped by options.num_predict when it is
+// > 0 (then done_reason is "length", else "stop"). `hold()` keeps streaming generations from sending
+// tokens until `release()`, so a test can act while a job is certainly still running.
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 
@@ -44,6 +46,8 @@ export interface OllamaStandInOptions {
   responder?: Responder;
   /** Listen on this port (default 0: pick a free one). */
   port?: number;
+  /** Added to prompt_eval_count, as a model's chat template adds tokens to the prompt (default 0). */
+  promptTokenOverhead?: number;
 }
 
 const VERSION = "0.12.6";
@@ -77,6 +81,8 @@ export class OllamaStandIn {
   mode: OllamaMode;
   delayMsPerToken: number;
   responder: Responder;
+  /** Added to every prompt_eval_count reported (a chat template's tokens). */
+  promptTokenOverhead: number;
   /** Every /api/generate and /api/chat request received, in order (including failed/hung ones). */
   readonly requests: GenerationRequest[] = [];
   /** Generation requests whose client went away before the response was complete. */
@@ -89,6 +95,7 @@ export class OllamaStandIn {
   private readonly loaded = new Set<string>();
   private closing = false;
   private _port: number;
+  private gate?: { readonly opened: Promise<void>; readonly open: () => void };
 
   constructor(opts: OllamaStandInOptions = {}) {
     this.models = opts.models ?? ["llama3.2:1b"];
@@ -96,6 +103,29 @@ export class OllamaStandIn {
     this.delayMsPerToken = opts.delayMsPerToken ?? 0;
     this.responder = opts.responder ?? defaultResponder;
     this._port = opts.port ?? 0;
+    this.promptTokenOverhead = opts.promptTokenOverhead ?? 0;
+  }
+
+  /**
+   * Streaming generations (running and new) send no token until `release()`: the job is certainly
+   * still running while the test acts. Headers go out as usual, so the client can still abort.
+   */
+  hold(): void {
+    if (this.gate) return;
+    let open = () => {};
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    this.gate = { opened, open };
+  }
+
+  /** Lets held generations go on. */
+  release(): void {
+    const gate = this.gate;
+    this.gate = undefined;
+    gate?.open();
+  }
+
+  get held(): boolean {
+    return this.gate !== undefined;
   }
 
   get port(): number {
@@ -265,7 +295,7 @@ export class OllamaStandIn {
         ...(endpoint === "generate" ? { context: [1, 2, 3] } : {}),
         total_duration: Number(now - started),
         load_duration: 1_000_000,
-        prompt_eval_count: Math.max(1, wordsOf(prompt).length),
+        prompt_eval_count: Math.max(1, wordsOf(prompt).length) + this.promptTokenOverhead,
         prompt_eval_duration: Number(evalStarted - started),
         eval_count: tokens.length,
         eval_duration: Number(now - evalStarted),
@@ -285,6 +315,7 @@ export class OllamaStandIn {
     if (mode === "stall") return;
     const count = mode === "errorMidStream" ? Math.min(1, tokens.length) : tokens.length;
     for (const token of tokens.slice(0, count)) {
+      while (this.gate && !gone()) await Promise.race([this.gate.opened, sleep(50)]);
       if (this.delayMsPerToken > 0) await sleep(this.delayMsPerToken);
       if (gone()) return;
       res.write(JSON.stringify(chunk(token)) + "\n");
