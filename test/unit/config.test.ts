@@ -1,5 +1,7 @@
 // Proves the settings table decodes its defaults and refuses bad values with a message naming the setting.
 import assert from "node:assert/strict"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { Result } from "effect"
 import {
   type Config,
@@ -8,7 +10,9 @@ import {
   decodeQualifiedConfig,
   defaultConfig,
   qualifiedId,
-  settingIds
+  type SettingId,
+  settingIds,
+  settings
 } from "../../src/dvm/config"
 
 /** The decoded config, or a test failure that shows the error. */
@@ -213,6 +217,75 @@ describe("config: decodeQualifiedConfig", () => {
     it(`rejects ${label} as the whole config (not an object)`, () => {
       const error = expectError(decodeQualifiedConfig(input))
       assert.match(error.message, /must be a JSON object/)
+    })
+  }
+})
+
+/**
+ * Every numeric setting's range, written out: the Schema must accept exactly these bounds, refuse
+ * one step beyond each, and package.json (what VS Code validates) must say the same. The expected
+ * bounds are literals on purpose: a Schema loosened (say `limits.jobTimeoutSeconds` accepting 0)
+ * and package.json regenerated from it must still fail here.
+ */
+const NUMERIC_BOUNDS: ReadonlyArray<readonly [id: string, type: "integer" | "number", minimum: number, maximum: number]> = [
+  ["textGeneration.maxTokens", "integer", 1, 32768],
+  ["textGeneration.temperature", "number", 0, 2],
+  ["textGeneration.topK", "integer", 1, 1000],
+  ["textGeneration.topP", "number", 0, 1],
+  ["textGeneration.frequencyPenalty", "number", -2, 2],
+  ["pricing.minPriceSats", "integer", 0, 1_000_000],
+  ["pricing.pricePer1kTokens", "number", 0, 1_000_000],
+  ["payment.invoiceExpirySeconds", "integer", 60, 86_400],
+  ["maxConcurrentJobs", "integer", 1, 64],
+  ["limits.maxQueuedJobs", "integer", 0, 1000],
+  ["limits.jobsPerMinutePerCustomer", "integer", 1, 10_000],
+  ["limits.jobsInFlightPerCustomer", "integer", 1, 100],
+  ["limits.maxPromptChars", "integer", 100, 1_000_000],
+  ["limits.maxEventBytes", "integer", 1024, 4_194_304],
+  ["limits.maxRequestAgeSeconds", "integer", 10, 86_400],
+  ["limits.jobTimeoutSeconds", "integer", 5, 3600]
+]
+
+describe("config: the bounds of every numeric setting", () => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as {
+    contributes: { configuration: { properties: Record<string, Record<string, unknown>> } }
+  }
+
+  it("the table covers every numeric setting of the Schema, and nothing else", () => {
+    const numeric = settingIds.filter((id) => typeof defaultConfig[id] === "number")
+    assert.deepEqual([...numeric].sort(), NUMERIC_BOUNDS.map(([id]) => id).sort())
+  })
+
+  for (const [id, type, minimum, maximum] of NUMERIC_BOUNDS) {
+    const fullId = `sellCompute.${id}`
+    // An integer setting is refused one below and one above; a number a small step past each bound.
+    const step = type === "integer" ? 1 : 0.001
+    describe(fullId, () => {
+      it(`accepts its bounds ${minimum} and ${maximum}`, () => {
+        assert.equal(expectConfig(decodeConfig({ [id]: minimum }))[id as SettingId], minimum)
+        assert.equal(expectConfig(decodeConfig({ [id]: maximum }))[id as SettingId], maximum)
+      })
+
+      it(`refuses ${minimum - step} (below its minimum)`, () => {
+        assertRejectedNaming({ [id]: minimum - step }, fullId)
+      })
+
+      it(`refuses ${maximum + step} (above its maximum)`, () => {
+        assertRejectedNaming({ [id]: maximum + step }, fullId)
+      })
+
+      if (type === "integer") {
+        it("refuses a fraction inside its range", () => {
+          assertRejectedNaming({ [id]: minimum + 0.5 }, fullId, /int/i)
+        })
+      }
+
+      it(`says ${type} from ${minimum} to ${maximum} in package.json and in the Schema's JSON facts`, () => {
+        const property = manifest.contributes.configuration.properties[fullId] ?? assert.fail(`${fullId} is not in package.json`)
+        assert.deepEqual([property.type, property.minimum, property.maximum], [type, minimum, maximum])
+        const json = settings[id as SettingId].json
+        assert.deepEqual([json.type, json.minimum, json.maximum], [type, minimum, maximum])
+      })
     })
   }
 })
