@@ -89,3 +89,113 @@ describe("admission on a real relay", function() {
     assert.equal(ollama.requests.filter((r) => r.prompt === "fine now?").length, 0)
   })
 })
+
+// Pay-first: a job waiting for payment holds no place among the running and queued jobs, so when
+// it ends unpaid (here: cancelled by its customer) it must give back only what it held.
+describe("admission: pay-first jobs that end unpaid", function() {
+  this.timeout(60_000)
+  let relay: RelayProcess
+  let ollama: OllamaStandIn
+  let provider: TestProvider | undefined
+  const customers: Array<Customer> = []
+  const newCustomer = async () => {
+    const c = new Customer([relay.url])
+    await c.listen()
+    customers.push(c)
+    return c
+  }
+  const statusText = (e: Event) => tag(e, "status")?.[2] ?? ""
+  const firstAnswer = async (c: Customer, id: string) => {
+    await waitFor(() => c.repliesFor(id).feedback.length > 0, 15_000, "an answer")
+    return c.repliesFor(id).feedback[0] as Event
+  }
+  const requiresPayment = async (c: Customer, id: string) => {
+    const first = await firstAnswer(c, id)
+    assert.equal(statusOf(first), "payment-required", `answered ${statusOf(first)}: ${statusText(first)}`)
+    return tag(first, "amount")?.[2] as string
+  }
+  const cancelled = (p: TestProvider, id: string) => async () => (await p.jobRecord(id))?.error === "cancelled by the customer"
+  const served = (c: Customer, id: string) => c.repliesFor(id).feedback.some((f) => statusOf(f) === "success")
+
+  before(async () => {
+    ;[relay, ollama] = await Promise.all([startRelay(), startOllamaStandIn({ models: ["llama3.2:1b"] })])
+  })
+  after(async () => {
+    await Promise.all([relay?.stop(), ollama?.close()])
+  })
+  beforeEach(async () => {
+    await relay.restart()
+    ollama.reset()
+  })
+  afterEach(async () => {
+    ollama.release()
+    await provider?.dispose()
+    provider = undefined
+    for (const c of customers.splice(0)) c.close()
+  })
+
+  const online = async (maxQueuedJobs: number) => {
+    provider = await startProvider({
+      relays: [relay.url],
+      "ollama.host": ollama.url,
+      "payment.mode": "pay-first",
+      maxConcurrentJobs: 1,
+      "limits.maxQueuedJobs": maxQueuedJobs
+    })
+    await provider.goOnline()
+    return provider
+  }
+
+  it("maxConcurrentJobs 1, maxQueuedJobs 0: an unpaid job cancelled frees its wait for payment, and the next customer is served", async () => {
+    const p = await online(0)
+    const [unpaid, next, after] = [await newCustomer(), await newCustomer(), await newCustomer()]
+    const abandoned = await unpaid.publish(unpaid.buildJob({ prompt: "I will not pay" }))
+    await requiresPayment(unpaid, abandoned.id)
+    await unpaid.cancel(abandoned)
+    await waitFor(cancelled(p, abandoned.id), 15_000, "the unpaid job cancelled")
+
+    const job = await next.publish(next.buildJob({ prompt: "I will pay" }))
+    const bolt11 = await requiresPayment(next, job.id)
+    p.wallet.pay(bolt11)
+    await waitFor(() => served(next, job.id), 15_000, "the paid job served")
+    assert.equal(next.repliesFor(job.id).results.length, 1)
+
+    // Its place given back when it ended: one more customer can be served.
+    const last = await after.publish(after.buildJob({ prompt: "me too" }))
+    p.wallet.pay(await requiresPayment(after, last.id))
+    await waitFor(() => served(after, last.id), 15_000, "the last job served")
+    assert.deepEqual(ollama.requests.map((r) => r.prompt), ["I will pay", "me too"])
+  })
+
+  it("maxConcurrentJobs 1, maxQueuedJobs 1: an unpaid job cancelled while another runs gives back no place it never took", async () => {
+    const p = await online(1)
+    const [running, unpaid, queued, late] = [await newCustomer(), await newCustomer(), await newCustomer(), await newCustomer()]
+    ollama.hold() // the paid job keeps Ollama busy until released
+
+    const first = await running.publish(running.buildJob({ prompt: "running" }))
+    p.wallet.pay(await requiresPayment(running, first.id))
+    await waitFor(() => ollama.inFlight === 1, 15_000, "the first job running")
+
+    const abandoned = await unpaid.publish(unpaid.buildJob({ prompt: "I will not pay" }))
+    await requiresPayment(unpaid, abandoned.id) // waits for payment: not in the queue, so not busy
+    await unpaid.cancel(abandoned)
+    await waitFor(cancelled(p, abandoned.id), 15_000, "the unpaid job cancelled")
+
+    // One job running, none queued: a paid job takes the one queue place, at position 1.
+    const second = await queued.publish(queued.buildJob({ prompt: "queued" }))
+    p.wallet.pay(await requiresPayment(queued, second.id))
+    await waitFor(() => queued.repliesFor(second.id).feedback.some((f) => statusOf(f) === "processing"), 15_000, "processing")
+    const processing = queued.repliesFor(second.id).feedback.find((f) => statusOf(f) === "processing") as Event
+    assert.match(statusText(processing), /queued: position 1, waiting for Ollama/)
+
+    // Now the queue is full: the next customer is told so, before any invoice.
+    const refused = await late.publish(late.buildJob({ prompt: "no room" }))
+    const answer = await firstAnswer(late, refused.id)
+    assert.equal(statusOf(answer), "error", `answered ${statusOf(answer)}: ${statusText(answer)}`)
+    assert.match(statusText(answer), /busy: 1 jobs are already waiting/)
+
+    ollama.release()
+    await waitFor(() => served(running, first.id) && served(queued, second.id), 15_000, "both paid jobs served")
+    assert.deepEqual(ollama.requests.map((r) => r.prompt), ["running", "queued"])
+  })
+})
