@@ -1,4 +1,6 @@
-// Mocha's spec output for people, plus test-results/mocha-summary.json for .ci/run to add up.
+// Mocha's spec output for people, plus a summary file in test-results/ for .ci/run to add up:
+// mocha-summary.json (the product's tests) unless `--reporter-option summary=<file>` names another
+// (the stand-ins' tests write standins-summary.json).
 const fs = require("node:fs")
 const path = require("node:path")
 const { reporters, Runner } = require("mocha")
@@ -6,11 +8,12 @@ const { reporters, Runner } = require("mocha")
 class SpecWithSummary extends reporters.Spec {
   constructor(runner, options) {
     super(runner, options)
+    const file = path.basename(options?.reporterOption?.summary ?? "mocha-summary.json")
     runner.once(Runner.constants.EVENT_RUN_END, () => {
       const dir = path.resolve(__dirname, "..", "test-results")
       fs.mkdirSync(dir, { recursive: true })
       const { passes, failures } = runner.stats
-      fs.writeFileSync(path.join(dir, "mocha-summary.json"), JSON.stringify({ passed: passes, failed: failures }) + "\n")
+      fs.writeFileSync(path.join(dir, file), JSON.stringify({ passed: passes, failed: failures }) + "\n")
     })
   }
 }
