@@ -207,7 +207,7 @@ describe("a hostile relay next to a real one", function() {
     assert.equal(hostile.connections(), 1, "the same connection")
     const closedLines = harness.logs.filter((l) => l.includes("closed our subscription"))
     assert.equal(closedLines.length, 1)
-    assert.match(closedLines[0]!, /rate-limited: slow down\\u001b\[2J/, "the reason, escaped")
+    assert.match(closedLines[0]!, /rate-limited: slow down\\x1b\[2J/, "the reason, escaped")
 
     // Closed again at once: the next attempt waits longer (the backoff doubles).
     const closedAt = Date.now()
