@@ -9,6 +9,7 @@ import * as vscode from "vscode"
 import { type HostMessage, isWebviewMessage, type WebviewMessage } from "./messages"
 import { panelState } from "./present"
 import type { ProviderActions } from "./ProviderActions"
+import { panelHtml } from "./panelHtml"
 import type { ProviderModel, ProviderSnapshot } from "./ProviderModel"
 
 export const PANEL_VIEW_TYPE = "sellCompute.panel"
@@ -170,70 +171,10 @@ class SellComputePanel {
 
   #html(): string {
     const webview = this.#panel.webview
-    const media = (file: string) => webview.asWebviewUri(vscode.Uri.joinPath(this.#deps.extensionUri, "media", file)).toString()
-    const nonce = randomBytes(18).toString("base64url")
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-  <meta charset="UTF-8">
-  <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${webview.cspSource}; script-src 'nonce-${nonce}';">
-  <meta name="viewport" content="width=device-width, initial-scale=1.0">
-  <link rel="stylesheet" href="${media("panel.css")}">
-  <title>Sell Compute</title>
-</head>
-<body>
-  <header class="toolbar">
-    <h1>Sell Compute</h1>
-    <span id="provider-state" class="badge" data-state="offline" role="status">Offline</span>
-    <span class="spacer"></span>
-    <button id="online-button" type="button" data-state="offline" disabled>Go Online</button>
-    <button id="refresh-button" type="button" class="icon-button" title="Refresh status" aria-label="Refresh status">&#x21bb;</button>
-    <button id="settings-button" type="button" class="icon-button" title="Open Settings" aria-label="Open Settings">&#x2699;</button>
-  </header>
-  <p id="provider-error" class="error" role="alert" hidden></p>
-
-  <section class="cards">
-    <section id="ollama-status" class="card" data-ready="unknown" aria-labelledby="ollama-title">
-      <h2 id="ollama-title">Ollama</h2>
-      <p class="summary">Not checked yet</p>
-      <p class="detail"></p>
-    </section>
-    <section id="wallet-status" class="card" data-ready="unknown" aria-labelledby="wallet-title">
-      <h2 id="wallet-title">Wallet</h2>
-      <p class="summary">Not checked yet</p>
-      <p class="detail"></p>
-      <button id="set-up-wallet" type="button" class="secondary" hidden>Set Up Wallet</button>
-    </section>
-    <section id="identity" class="card" aria-labelledby="identity-title">
-      <h2 id="identity-title">Nostr identity</h2>
-      <p><code id="npub">…</code></p>
-      <button id="copy-npub" type="button" class="secondary" disabled>Copy</button>
-    </section>
-    <section id="earnings" class="card" aria-labelledby="earnings-title">
-      <h2 id="earnings-title">Today</h2>
-      <p class="summary"><span id="jobs-today">0 jobs</span>, <span id="sats-today">0 sats</span> earned</p>
-      <p class="detail">Model: <span id="model">…</span> · Payment: <span id="payment-mode">…</span></p>
-    </section>
-  </section>
-
-  <section aria-labelledby="relays-title">
-    <h2 id="relays-title">Relays</h2>
-    <ul id="relay-list"></ul>
-  </section>
-
-  <section aria-labelledby="jobs-title">
-    <h2 id="jobs-title">Recent jobs</h2>
-    <table id="job-list">
-      <thead>
-        <tr><th scope="col">Time</th><th scope="col">Customer</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Tokens</th><th scope="col">Price</th><th scope="col">Paid</th></tr>
-      </thead>
-      <tbody></tbody>
-    </table>
-    <p id="no-jobs" class="muted">No jobs yet.</p>
-  </section>
-
-  <script nonce="${nonce}" src="${media("panel.js")}"></script>
-</body>
-</html>`
+    return panelHtml({
+      cspSource: webview.cspSource,
+      media: (file) => webview.asWebviewUri(vscode.Uri.joinPath(this.#deps.extensionUri, "media", file)).toString(),
+      nonce: randomBytes(18).toString("base64url")
+    })
   }
 }

@@ -1,15 +1,14 @@
-// The panel's page script renders hostile text as text. The real page (the HTML the host's
-// SellComputePanel builds, the bundled media/panel.js it loads; `npm run build` makes it) runs in
+// The panel's page script renders hostile text as text. The real page (the HTML the
+// panel renders (panelHtml.ts), the bundled media/panel.js it loads; `npm run build` makes it) runs in
 // jsdom with scripts enabled, so markup the panel wrongly parsed would run its handlers there. The
 // host then sends states whose every shown string is markup: nothing may become an element, every
 // string must read back verbatim, and no handler may run.
 import assert from "node:assert/strict"
 import * as fs from "node:fs"
-import Module from "node:module"
 import * as path from "node:path"
 import { JSDOM, ResourceLoader, VirtualConsole } from "jsdom"
 import type { HostMessage, PanelState, PanelWebviewState, WebviewMessage } from "../../src/views/messages"
-import type * as PanelModule from "../../src/views/SellComputePanel"
+import { panelHtml } from "../../src/views/panelHtml"
 
 const root = path.resolve(__dirname, "../..")
 const bundle = path.join(root, "media/panel.js")
@@ -146,57 +145,9 @@ interface Page {
   readonly close: () => void
 }
 
-/** SellComputePanel imports `vscode`: give it just enough of the API to build its page. */
-const panelHtml = (): string => {
-  const joinPath = (base: { path: string }, ...parts: Array<string>) => ({ path: [base.path, ...parts].join("/") })
-  let html = ""
-  const noop = { dispose() {} }
-  const vscodeStub = {
-    ViewColumn: { Active: -1 },
-    Uri: { joinPath },
-    window: {
-      createWebviewPanel: () => {
-        let onDispose = () => {}
-        return {
-          webview: {
-            options: {},
-            cspSource: ORIGIN,
-            set html(value: string) { html = value },
-            get html() { return html },
-            asWebviewUri: (uri: { path: string }) => ({ toString: () => `${ORIGIN}${uri.path}` }),
-            onDidReceiveMessage: () => noop,
-            postMessage: async () => true
-          },
-          visible: true,
-          reveal() {},
-          onDidChangeViewState: () => noop,
-          onDidDispose: (listener: () => void) => {
-            onDispose = listener
-            return noop
-          },
-          dispose: () => onDispose()
-        }
-      }
-    }
-  }
-  const loader = Module as unknown as { _load: (request: string, ...rest: Array<unknown>) => unknown }
-  const load = loader._load
-  loader._load = function (this: unknown, request: string, ...rest: Array<unknown>) {
-    return request === "vscode" ? vscodeStub : load.call(this, request, ...rest)
-  }
-  try {
-    const { SellComputePanels } = require("../../src/views/SellComputePanel") as typeof PanelModule
-    const { initialSnapshot } = require("../../src/views/ProviderModel") as typeof import("../../src/views/ProviderModel")
-    const panels = new SellComputePanels({
-      extensionUri: { path: "" },
-      model: { snapshot: initialSnapshot, onDidChange: () => noop },
-      actions: {}
-    } as unknown as ConstructorParameters<typeof SellComputePanels>[0])
-    panels.show()
-    panels.dispose()
-  } finally {
-    loader._load = load
-  }
+/** The page exactly as the panel renders it (panelHtml.ts), with the webview's addresses of this test. */
+const pageHtml = (): string => {
+  const html = panelHtml({ cspSource: ORIGIN, media: (file) => `${ORIGIN}/media/${file}`, nonce: "test-nonce" })
   assert.match(html, /<script nonce="[^"]+" src="https:\/\/webview\.test\/media\/panel\.js"><\/script>/)
   return html
 }
@@ -290,7 +241,7 @@ describe("panel page script: hostile strings render as text", function () {
 
   before(() => {
     script = freshBundle()
-    html = panelHtml()
+    html = pageHtml()
   })
   after(() => {
     for (const page of pages) page.close()
