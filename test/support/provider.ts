@@ -17,8 +17,11 @@ import { Settlement } from "../../src/dvm/services/Settlement"
 import { makeWalletStandIn, type WalletStandIn } from "./walletStandIn"
 
 export interface TestProvider {
+  /** Our key as given (with `generateKey`: not known until the provider generated one; see `secrets`). */
   readonly pubkey: string
   readonly secretKeyHex: string
+  /** What the provider's Secrets hold right now (a key it generated, say). */
+  readonly secrets: Partial<Record<SecretName, string>>
   readonly wallet: WalletStandIn
   readonly logs: Array<string>
   /** The same lines as the headless host writes them (its real logger), escaping included. */
@@ -37,6 +40,8 @@ export interface ProviderOptions {
   /** Use the production wallet layer (Spark/NWC by setting) instead of the stand-in. */
   readonly realWallet?: boolean
   readonly secrets?: Partial<Record<SecretName, string>>
+  /** Start with no Nostr key stored, so the provider generates one (as on a first install). */
+  readonly generateKey?: boolean
 }
 
 export const startProvider = async (config: Partial<Config>, options: ProviderOptions = {}): Promise<TestProvider> => {
@@ -50,8 +55,17 @@ export const startProvider = async (config: Partial<Config>, options: ProviderOp
   const logger = Logger.make(({ logLevel, message }) => {
     logs.push(`${logLevel} ${(Array.isArray(message) ? message : [message]).map(String).join(" ")}`)
   })
+  const secrets: Partial<Record<SecretName, string>> = options.generateKey
+    ? { ...options.secrets }
+    : { ...options.secrets, nostrSecretKey: secretKeyHex }
+  // Held in memory as Secrets.inMemory does, but readable by the test.
+  const secretsLayer = Layer.succeed(Secrets, Secrets.of({
+    get: (name) => Effect.sync(() => secrets[name]),
+    set: (name, value) => Effect.sync(() => void (secrets[name] = value)),
+    remove: (name) => Effect.sync(() => void delete secrets[name])
+  }))
   const layer = providerLayer({ dataDir: options.dataDir, ...(options.realWallet ? {} : { wallet: wallet.layer }) }).pipe(
-    Layer.provide(Layer.mergeAll(Settings.fromRef(configRef), Secrets.inMemory({ ...options.secrets, nostrSecretKey: secretKeyHex }))),
+    Layer.provide(Layer.mergeAll(Settings.fromRef(configRef), secretsLayer)),
     Layer.provideMerge(Logger.layer([logger, consoleLogger((line) => consoleLines.push(line))]))
   )
   const runtime = ManagedRuntime.make(layer)
@@ -59,6 +73,7 @@ export const startProvider = async (config: Partial<Config>, options: ProviderOp
   return {
     pubkey,
     secretKeyHex,
+    secrets,
     wallet,
     logs,
     consoleLines,

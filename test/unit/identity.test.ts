@@ -191,3 +191,44 @@ describe("identity service: the key generated on first use", () => {
     assert.equal(keysFromSecret(parseSecretKey(stored as string) as Uint8Array).npub, npubs[0])
   })
 })
+
+describe("identity service: a generated key is never logged", () => {
+  it("logs the new identity by its npub only: never the key, in hex or as nsec (first use and Generate)", async () => {
+    const { Cause, Effect, Layer, Logger } = await import("effect")
+    const { Identity } = await import("../../src/dvm/services/Identity")
+    const { Secrets } = await import("../../src/dvm/services/Secrets")
+    const { consoleLogger } = await import("../../src/headless/consoleLog")
+    // Everything a logger is handed (the message parts and any cause), and the headless host's lines.
+    const lines: Array<string> = []
+    const everything = Logger.make(({ message, cause }) => {
+      lines.push([
+        ...(Array.isArray(message) ? message : [message]).map((m) => (typeof m === "string" ? m : JSON.stringify(m))),
+        cause && cause.reasons.length > 0 ? Cause.pretty(cause) : ""
+      ].join(" "))
+    })
+    const layer = Identity.layer.pipe(
+      Layer.provideMerge(Secrets.inMemory()),
+      Layer.provideMerge(Logger.layer([everything, consoleLogger((line) => lines.push(line))]))
+    )
+    const keys = await Effect.runPromise(Effect.gen(function*() {
+      const identity = yield* Identity
+      const secrets = yield* Secrets
+      const first = yield* identity.keys
+      const firstStored = yield* secrets.get("nostrSecretKey")
+      const second = yield* identity.generate
+      const secondStored = yield* secrets.get("nostrSecretKey")
+      return [[first, firstStored], [second, secondStored]] as const
+    }).pipe(Effect.provide(layer)))
+    for (const [generated, stored] of keys) {
+      assert.equal(stored, secretKeyToHex(generated.secretKey), "the generated key is the one stored")
+      const hex = secretKeyToHex(generated.secretKey)
+      const nsec = nip19.nsecEncode(generated.secretKey)
+      assert.ok(lines.some((l) => l.includes(generated.npub)), `the new identity is logged by its npub (control): ${lines.join("\n")}`)
+      for (const line of lines) {
+        assert.ok(!line.toLowerCase().includes(hex), `a log line shows the key in hex: ${line}`)
+        assert.ok(!line.includes(nsec), `a log line shows the key as nsec: ${line}`)
+        assert.ok(!line.includes(Array.from(generated.secretKey).join(",")), `a log line shows the key's bytes: ${line}`)
+      }
+    }
+  })
+})
