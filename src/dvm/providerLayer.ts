@@ -13,7 +13,7 @@ import { Settlement } from "./services/Settlement"
 import type { Secrets } from "./services/Secrets"
 import type { Settings } from "./services/Settings"
 import { Wallet } from "./services/Wallet"
-import { withDeadlines } from "./services/walletDeadlines"
+import { type WalletDeadlines, withDeadlines } from "./services/walletDeadlines"
 import { walletLayer } from "./services/walletLayer"
 
 export interface ProviderOptions {
@@ -21,6 +21,8 @@ export interface ProviderOptions {
   readonly dataDir: string | undefined
   /** Replaces the wallet chosen by settings (tests use a stand-in at this boundary); its calls get deadlines too. */
   readonly wallet?: Layer.Layer<Wallet, never, Secrets | Settings>
+  /** The deadlines put on that wallet (default WALLET_DEADLINES; tests shorten them). */
+  readonly walletDeadlines?: WalletDeadlines
 }
 
 export const providerLayer = (options: ProviderOptions) => {
@@ -30,7 +32,7 @@ export const providerLayer = (options: ProviderOptions) => {
     Identity.layer,
     JobStore.layer(options.dataDir),
     OnlineLock.layer(options.dataDir),
-    options.wallet ? boundedWallet(options.wallet) : walletLayer()
+    options.wallet ? boundedWallet(options.wallet, options.walletDeadlines) : walletLayer()
   )
   return Kind5050DVM.layer.pipe(
     Layer.provideMerge(Settlement.layer),
@@ -39,5 +41,5 @@ export const providerLayer = (options: ProviderOptions) => {
 }
 
 /** Any wallet, stand-ins included, answers within the deadlines, so nothing waits on it forever. */
-const boundedWallet = (wallet: Layer.Layer<Wallet, never, Secrets | Settings>) =>
-  Layer.effect(Wallet, Effect.map(Effect.service(Wallet), withDeadlines)).pipe(Layer.provide(wallet))
+const boundedWallet = (wallet: Layer.Layer<Wallet, never, Secrets | Settings>, deadlines?: WalletDeadlines) =>
+  Layer.effect(Wallet, Effect.map(Effect.service(Wallet), (w) => withDeadlines(w, deadlines))).pipe(Layer.provide(wallet))

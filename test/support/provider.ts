@@ -7,6 +7,7 @@ import { bytesToHex } from "nostr-tools/utils"
 import { generateSecretKey, getPublicKey } from "nostr-tools/pure"
 import { type Config, defaultConfig } from "../../src/dvm/config"
 import { providerLayer } from "../../src/dvm/providerLayer"
+import type { WalletDeadlines } from "../../src/dvm/services/walletDeadlines"
 import { consoleLogger } from "../../src/headless/consoleLog"
 import { useWasmSignatures } from "../../src/dvm/protocol/signing"
 import { type JobRecord, JobStore } from "../../src/dvm/services/JobStore"
@@ -42,6 +43,8 @@ export interface ProviderOptions {
   readonly secrets?: Partial<Record<SecretName, string>>
   /** Start with no Nostr key stored, so the provider generates one (as on a first install). */
   readonly generateKey?: boolean
+  /** Deadlines for the wallet's calls (default: the product's). */
+  readonly walletDeadlines?: WalletDeadlines
 }
 
 export const startProvider = async (config: Partial<Config>, options: ProviderOptions = {}): Promise<TestProvider> => {
@@ -64,7 +67,11 @@ export const startProvider = async (config: Partial<Config>, options: ProviderOp
     set: (name, value) => Effect.sync(() => void (secrets[name] = value)),
     remove: (name) => Effect.sync(() => void delete secrets[name])
   }))
-  const layer = providerLayer({ dataDir: options.dataDir, ...(options.realWallet ? {} : { wallet: wallet.layer }) }).pipe(
+  const layer = providerLayer({
+    dataDir: options.dataDir,
+    ...(options.realWallet ? {} : { wallet: wallet.layer }),
+    ...(options.walletDeadlines ? { walletDeadlines: options.walletDeadlines } : {})
+  }).pipe(
     Layer.provide(Layer.mergeAll(Settings.fromRef(configRef), secretsLayer)),
     Layer.provideMerge(Logger.layer([logger, consoleLogger((line) => consoleLines.push(line))]))
   )

@@ -13,6 +13,8 @@ export interface WalletStandIn {
   failInvoices: boolean
   /** Invoice look-ups the provider made (what watching open invoices costs). */
   checks: number
+  /** Every call hangs, never answering (as a stuck Spark SDK call does). */
+  hang: boolean
   readonly layer: Layer.Layer<Wallet>
   /** Marks an invoice paid (by its bolt11) and tells the provider funds arrived, as Spark does. */
   pay: (bolt11: string) => void
@@ -32,13 +34,15 @@ export const makeWalletStandIn = (): WalletStandIn => {
     ready: true,
     failInvoices: false,
     checks: 0,
+    hang: false,
     layer: Layer.sync(Wallet, () =>
       Wallet.of({
-        status: Effect.sync(() => (self.ready
+        status: Effect.suspend(() => (self.hang ? Effect.never : Effect.void)).pipe(Effect.andThen(Effect.sync(() => (self.ready
           ? { backend: "stand-in", ready: true, balanceSats: 0 }
-          : { backend: "stand-in", ready: false, error: "stand-in wallet switched off" })),
+          : { backend: "stand-in", ready: false, error: "stand-in wallet switched off" })))),
         createInvoice: (request) =>
           Effect.suspend(() => {
+            if (self.hang) return Effect.never
             if (self.failInvoices) return Effect.fail(new WalletError({ message: "stand-in wallet refuses invoices" }))
             const id = `inv-${self.issued.length + 1}`
             const invoice = {
@@ -51,7 +55,7 @@ export const makeWalletStandIn = (): WalletStandIn => {
             return Effect.succeed(invoice)
           }),
         invoiceStatus: (invoice) =>
-          Effect.sync(() => (self.checks++, self.paid.has(invoice.id) ? "paid" : Date.now() / 1000 > invoice.expiresAt ? "expired" : "unpaid")),
+          Effect.suspend(() => (self.hang ? Effect.never : Effect.void)).pipe(Effect.andThen(Effect.sync(() => (self.checks++, self.paid.has(invoice.id) ? "paid" : Date.now() / 1000 > invoice.expiresAt ? "expired" : "unpaid")))),
         incoming: Stream.fromPubSub(incoming),
         reset: Effect.void
       }))
