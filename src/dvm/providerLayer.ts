@@ -5,6 +5,7 @@
 import { Effect, Layer } from "effect"
 import { Identity } from "./services/Identity"
 import { Inference } from "./services/Inference"
+import { JobPipeline } from "./services/JobPipeline"
 import { JobStore } from "./services/JobStore"
 import { Kind5050DVM } from "./services/Kind5050DVM"
 import { Nostr } from "./services/Nostr"
@@ -35,6 +36,7 @@ export const providerLayer = (options: ProviderOptions) => {
     options.wallet ? boundedWallet(options.wallet, options.walletDeadlines) : walletLayer()
   )
   return Kind5050DVM.layer.pipe(
+    Layer.provideMerge(JobPipeline.layer),
     Layer.provideMerge(Settlement.layer),
     Layer.provideMerge(services)
   )

@@ -1,0 +1,425 @@
+/**
+ * One job, start to end: the door's verdict read (malformed, not ours, too old), the request parsed,
+ * admitted or refused (within the reply budget), quoted, billed (pay-first or pay-after), run on
+ * Ollama (at most maxConcurrentJobs at once), answered with its result and feedback, and every state
+ * recorded. A job's customer may withdraw it (kind 5). Never fails: every failure becomes an error to
+ * the customer. The online session (Kind5050DVM.ts) owns the job fibers and hands each request here.
+ * See "The job pipeline" in DESIGN.md.
+ */
+import { Cause, Context, Effect, Fiber, Layer, Schedule, Semaphore, SubscriptionRef } from "effect"
+import { Admission, type AdmissionLimits } from "../admission"
+import type { Config } from "../config"
+import type { RelayError, WalletError } from "../errors"
+import { encryptFor, type EncryptionScheme } from "../protocol/encryption"
+import { feedbackEvent, type FeedbackStatus, type Invoice, refOf, type RequestRef, resultEvent } from "../protocol/events"
+import { hexPubkey, type Keys } from "../protocol/identity"
+import { generationOptions, type GenerationOptions, type JobRequest, parseJobRequest } from "../protocol/jobRequest"
+import { type IncomingEvent, type NostrEvent, tagValues } from "../protocol/nostrEvent"
+import { priceSats, satsToMsats } from "../pricing"
+import { isPublicRelayUrl } from "../publicRelay"
+import { pricingOf, quoteFor } from "../quote"
+import { ReplyBudget } from "../replyBudget"
+import { Inference } from "./Inference"
+import { JobStore } from "./JobStore"
+import { Nostr } from "./Nostr"
+import { publisher } from "./publisher"
+import { Settings } from "./Settings"
+import { Settlement } from "./Settlement"
+import { Wallet } from "./Wallet"
+
+export class JobPipeline extends Context.Service<JobPipeline, {
+  /** One request, start to end, in the caller's fiber (interrupting it stops the job). */
+  readonly handle: (keys: Keys, event: IncomingEvent) => Effect.Effect<void>
+  /**
+   * A kind 5 deletion: remembered (a job not started yet never runs), and the ids of running jobs
+   * it stops, those of its own author only, returned for the caller to interrupt.
+   */
+  readonly withdraw: (deletion: NostrEvent) => Effect.Effect<ReadonlyArray<string>>
+  /** Ends a job with an error to its customer (a job a crash cut off). */
+  readonly fail: (keys: Keys, request: RequestRef, reason: string) => Effect.Effect<void>
+  /** Concurrency and admission limits follow the settings. */
+  readonly configure: (config: Config) => Effect.Effect<void>
+  /** Jobs admitted and not ended. */
+  readonly activeJobs: SubscriptionRef.SubscriptionRef<number>
+}>()("sellCompute/JobPipeline") {
+  static readonly layer = Layer.effect(JobPipeline, makeJobPipeline())
+}
+
+/** Installed models are re-read at most this often while jobs arrive. */
+const MODELS_CACHE_MS = 30_000
+/** A job cut off by going offline waits this long for its error to be acknowledged. */
+const OFFLINE_PUBLISH_TIMEOUT_MS = 3000
+/** Deleted request ids remembered, oldest forgotten first. */
+const WITHDRAWN_LIMIT = 10_000
+/** Requests dropped for want of reply budget are reported at most this often. */
+const DROPPED_REPORT_MS = 60_000
+
+/**
+ * A failure on the job path: `reason` goes to the customer and the log. `aboutRequest`: the reason
+ * quotes what the request said (a bid, a param, its length), so for an encrypted request it goes
+ * to the customer encrypted only.
+ */
+class JobFailure {
+  readonly _tag = "JobFailure"
+  /** `quoteMsats`: our price, sent with the error when the customer offered too little. */
+  constructor(readonly reason: string, readonly quoteMsats?: number, readonly aboutRequest = false) {}
+}
+
+/** Who an error goes to, and how: in the scheme of the request when it was encrypted. */
+type Addressee = RequestRef & { readonly encryption?: EncryptionScheme | undefined }
+
+/** What the public 7000 says when the reason of an encrypted request's error is sent encrypted. */
+const INVALID_ENCRYPTED = "invalid request"
+
+function makeJobPipeline() {
+  return Effect.gen(function*() {
+    const settings = yield* Settings
+    const nostr = yield* Nostr
+    const inference = yield* Inference
+    const wallet = yield* Wallet
+    const store = yield* JobStore
+    const settlement = yield* Settlement
+    const { sign, publishSigned, publishLogged } = publisher(nostr)
+
+    const permits = yield* Semaphore.make(1)
+    let models: { readonly at: number; readonly names: ReadonlyArray<string> } | undefined
+    const admission = new Admission(admissionLimits(yield* settings.current))
+    /** Jobs admitted and not ended: id → customer (only the customer may cancel). */
+    const activeJobs = new Map<string, string>()
+    const activeCount = yield* SubscriptionRef.make(0)
+    const cancelled = new Set<string>()
+    /** Request ids deleted by their author (kind 5) lately: a job not started yet is then never run. */
+    const withdrawn = new Map<string, string>()
+    /** Every refusal (malformed, denied, rate limited, busy) draws on one budget, so floods get no flood back. */
+    const replyBudget = new ReplyBudget()
+    let droppedReported = 0
+    let droppedAt = 0
+
+    /** The count follows `activeJobs`, read from the map itself. */
+    const showActiveJobs = SubscriptionRef.set(activeCount, activeJobs.size).pipe(Effect.asVoid)
+
+    const sendFeedback = (keys: Keys, request: RequestRef, state: FeedbackStatus, options: Parameters<typeof feedbackEvent>[2] = {}) =>
+      publishLogged(keys, feedbackEvent(request, state, options), `feedback ${state} for ${request.id.slice(0, 8)}`).pipe(
+        Effect.catch((e: RelayError) => Effect.logWarning(e.message)),
+        Effect.asVoid
+      )
+
+    const installedModels = Effect.gen(function*() {
+      if (models && Date.now() - models.at < MODELS_CACHE_MS) return models.names
+      const current = yield* inference.status
+      if (!current.reachable) return yield* Effect.fail(new JobFailure(current.error ?? "Ollama is not reachable"))
+      models = { at: Date.now(), names: current.models }
+      return current.models
+    })
+
+    /** The job's `model` when installed, else ours, else the first installed model. */
+    const chooseModel = (job: JobRequest, config: Config) =>
+      Effect.gen(function*() {
+        const names = yield* installedModels
+        const wanted = [job.params.model, config["textGeneration.model"]].filter((m): m is string => !!m)
+        const chosen = wanted.find((m) => names.includes(m) || names.includes(`${m}:latest`)) ?? names[0]
+        if (!chosen) return yield* Effect.fail(new JobFailure("no model is installed on this provider's Ollama"))
+        return chosen
+      })
+
+    /** The model's answer, stopped (and Ollama aborted) when it runs past the job timeout. */
+    const generate = (job: JobRequest, config: Config, options: GenerationOptions) =>
+      Effect.gen(function*() {
+        const model = yield* chooseModel(job, config)
+        const timeoutSeconds = config["limits.jobTimeoutSeconds"]
+        const generation = yield* permits.withPermit(
+          inference.generate({ model, prompt: job.prompt, options }).pipe(Effect.timeout(`${timeoutSeconds} seconds`))
+        ).pipe(Effect.mapError((e) =>
+          new JobFailure(Cause.isTimeoutError(e) ? `the job ran longer than ${timeoutSeconds} s and was stopped` : e.message)
+        ))
+        yield* store.record({
+          id: job.id,
+          model,
+          promptTokens: generation.promptTokens,
+          completionTokens: generation.completionTokens
+        })
+        return generation
+      })
+
+    const issueInvoice = (job: JobRequest, config: Config, amountSats: number, what: string) =>
+      Effect.gen(function*() {
+        const issued = yield* wallet.createInvoice({
+          amountSats,
+          memo: `Sell Compute job ${job.id.slice(0, 12)} (${what})`,
+          expirySeconds: config["payment.invoiceExpirySeconds"]
+        }).pipe(
+          // A wallet's passing hiccup must not waste a job that has already run.
+          Effect.retry(INVOICE_RETRY),
+          Effect.mapError((e: WalletError) => new JobFailure(`could not create an invoice: ${e.message}`))
+        )
+        yield* store.record({
+          id: job.id,
+          priceSats: amountSats,
+          invoiceId: issued.id,
+          bolt11: issued.bolt11,
+          invoiceExpiresAt: issued.expiresAt,
+          // Only the wallet that issued it can say whether it was paid (Settlement.resume).
+          ...(issued.backend ? { invoiceBackend: issued.backend } : {}),
+          payment: "unpaid"
+        })
+        return issued
+      })
+
+    const reportQueued = (keys: Keys, request: RequestRef, position: number) =>
+      position > 0 ? sendFeedback(keys, request, "processing", { extra: `queued: position ${position}, waiting for Ollama` }) : Effect.void
+
+    /** `slot.queued` says whether the job holds its place in the admission queue (taken here once a pay-first job is paid). */
+    const runJob = (keys: Keys, job: JobRequest, slot: { queued: boolean }) =>
+      Effect.gen(function*() {
+        const config = yield* settings.current
+        const mode = config["payment.mode"]
+        const quote = mode === "free" ? undefined : quoteFor(job, config)
+        if (quote && "refused" in quote) return yield* Effect.fail(new JobFailure(quote.refused, quote.priceMsats, true))
+        const options = { ...generationOptions(job.params, config), ...(quote ? { maxTokens: quote.maxTokens } : {}) }
+
+        let prepaidSats: number | undefined
+        if (mode === "pay-first" && quote) {
+          const issued = yield* issueInvoice(job, config, quote.worstSats, "prepaid")
+          yield* sendFeedback(keys, job, "payment-required", {
+            invoice: { amountMsats: satsToMsats(quote.worstSats), bolt11: issued.bolt11 },
+            extra: `pay ${quote.worstSats} sats to start this job`
+          })
+          const outcome = yield* settlement.awaitOutcome(job.id, issued)
+          if (outcome === "expired") return yield* Effect.fail(new JobFailure("the invoice expired unpaid; no work was done"))
+          prepaidSats = quote.worstSats
+          if (!slot.queued) {
+            slot.queued = true
+            yield* reportQueued(keys, job, admission.enqueue({ paid: true }))
+          }
+        }
+
+        yield* store.record({ id: job.id, status: "processing" })
+        // Sent while the model works; awaited before anything else goes out, so it always comes first.
+        const processing = yield* Effect.forkChild(sendFeedback(keys, job, "processing"))
+        const { generation, price, invoice } = yield* Effect.gen(function*() {
+          const generation = yield* generate(job, config, options)
+          if (mode === "free") {
+            yield* store.record({ id: job.id, priceSats: 0, payment: "free" })
+            return { generation, price: 0, invoice: { amountMsats: 0 } as Invoice }
+          }
+          if (prepaidSats !== undefined) {
+            return { generation, price: prepaidSats, invoice: { amountMsats: satsToMsats(prepaidSats) } as Invoice }
+          }
+          const measured = priceSats(generation, pricingOf(config))
+          // Never above the customer's bid; max_tokens was capped so this only trims rounding.
+          const price = job.bidMsats === undefined ? measured : Math.min(measured, Math.floor(job.bidMsats / 1000))
+          const issued = yield* issueInvoice(job, config, price, `${generation.promptTokens + generation.completionTokens} tokens`)
+          yield* settlement.watch(job.id, issued)
+          return { generation, price, invoice: { amountMsats: satsToMsats(price), bolt11: issued.bolt11 } as Invoice }
+        }).pipe(Effect.ensuring(Fiber.await(processing)))
+
+        const content = job.encryption ? encryptFor(job.encryption, keys.secretKey, job.customer, generation.text) : generation.text
+        yield* sign(keys, resultEvent(job, content, invoice, config.relays[0])).pipe(
+          Effect.flatMap((result) =>
+            // One attempt runs to its end even when going offline interrupts the job: once a relay
+            // may have the result, the job is recorded a success, never failed after the fact. The
+            // same signed result is retried, so a customer never sees two different results.
+            publishSigned(result, `result for ${job.id.slice(0, 8)}`, secureRelays(job.replyRelays)).pipe(
+              Effect.andThen(store.record({ id: job.id, status: "success" })),
+              Effect.uninterruptible,
+              Effect.retry(RESULT_RETRY)
+            )),
+          Effect.mapError((e) => new JobFailure(`the result could not be delivered: ${e.message}`))
+        )
+        yield* sendFeedback(keys, job, "success", invoice.bolt11 ? { invoice } : {})
+        yield* Effect.logInfo(
+          `Job ${job.id.slice(0, 8)} done: ${generation.model}, ${generation.promptTokens}+${generation.completionTokens} tokens, ${price} sats`
+        )
+      })
+
+    /**
+     * Ends a job with an error to its customer. When the reason quotes an encrypted request
+     * (`aboutRequest`), the public status says only "invalid request" and the reason, with our price,
+     * goes encrypted in `content`; the history and the log do not repeat it.
+     */
+    const failJob = (keys: Keys, request: Addressee, reason: string, quoteMsats?: number, aboutRequest = false) =>
+      Effect.gen(function*() {
+        const secret = aboutRequest && request.encryption !== undefined ? request.encryption : undefined
+        const recorded = secret ? `${INVALID_ENCRYPTED} (encrypted; the reason was sent to the customer encrypted)` : reason
+        yield* store.record({ id: request.id, status: "error", error: recorded })
+        if (secret) {
+          const priced = quoteMsats !== undefined ? `${reason} (price: ${quoteMsats} msats)` : reason
+          yield* sendFeedback(keys, request, "error", {
+            extra: INVALID_ENCRYPTED,
+            content: encryptFor(secret, keys.secretKey, request.customer, priced),
+            encrypted: true
+          })
+        } else {
+          yield* sendFeedback(keys, request, "error", { extra: reason, ...(quoteMsats !== undefined ? { invoice: { amountMsats: quoteMsats } } : {}) })
+        }
+        yield* Effect.logWarning(`Job ${request.id.slice(0, 8)} failed: ${recorded}`)
+      })
+
+    /**
+     * Refuses a request before any work: answered with an error while the reply budget lasts, else
+     * dropped unanswered (not recorded either, so a flood does not grow the history) and counted.
+     */
+    const refuse = (keys: Keys, event: IncomingEvent, request: Addressee, reason: string, aboutRequest: boolean) =>
+      Effect.gen(function*() {
+        const now = Date.now()
+        if (!replyBudget.take(now)) {
+          if (now - droppedAt >= DROPPED_REPORT_MS) {
+            droppedAt = now
+            yield* Effect.logWarning(
+              `Reply budget spent: ${replyBudget.dropped - droppedReported} refused requests dropped unanswered since the last report ` +
+                `(${replyBudget.dropped} in all)`
+            )
+            droppedReported = replyBudget.dropped
+          }
+          return
+        }
+        yield* recordReceived(event, request.encryption !== undefined)
+        yield* failJob(keys, request, reason, undefined, aboutRequest)
+      })
+
+    const recordReceived = (event: NostrEvent, encrypted: boolean) =>
+      store.record({
+        id: event.id,
+        customer: event.pubkey,
+        kind: event.kind,
+        requestedAt: event.created_at,
+        receivedAt: Date.now(),
+        status: "received",
+        encrypted
+      })
+
+    /**
+     * Ends a job whose fiber was interrupted: cancelled by its customer, or cut off by going offline.
+     * A job already recorded as ended (its result delivered, say, with only the success feedback
+     * still on its way) keeps that ending: it is not turned into an error after the fact.
+     */
+    const interrupted = (keys: Keys, request: RequestRef) =>
+      Effect.gen(function*() {
+        const byCustomer = cancelled.delete(request.id)
+        const status = (yield* store.get(request.id))?.status
+        if (status === "success" || status === "error") return
+        if (byCustomer) {
+          yield* store.record({ id: request.id, status: "error", error: "cancelled by the customer" })
+          return yield* Effect.logInfo(`Job ${request.id.slice(0, 8)} cancelled by the customer`)
+        }
+        yield* failJob(keys, request, "the provider went offline before the job finished").pipe(
+          Effect.timeout(OFFLINE_PUBLISH_TIMEOUT_MS),
+          Effect.ignore
+        )
+      })
+
+    /** One request, start to end. Never fails: every failure becomes error feedback. */
+    const handleRequest = (keys: Keys, event: IncomingEvent) =>
+      Effect.gen(function*() {
+        if (yield* store.get(event.id)) return // handled before (another relay, or before a restart)
+        const config = yield* settings.current
+        const parsed = parseJobRequest(event, {
+          ourPubkey: keys.pubkey,
+          ourSecretKey: keys.secretKey,
+          supportedKinds: config.supportedJobKinds,
+          limits: {
+            maxPromptChars: config["limits.maxPromptChars"],
+            maxEventBytes: config["limits.maxEventBytes"],
+            maxRequestAgeSeconds: config["limits.maxRequestAgeSeconds"]
+          }
+        })
+        if (parsed._tag === "NotForUs") return
+        if (parsed._tag === "Ignored") {
+          return yield* Effect.logDebug(`Request ${event.id.slice(0, 8)} ignored: ${parsed.reason}`)
+        }
+        const encryption = parsed._tag === "Job" ? parsed.job.encryption : parsed.encryption
+        const request: Addressee = { ...refOf(event), encryption }
+        if (parsed._tag === "Invalid" || event.malformed !== undefined) {
+          // The deny list and the per-minute rate apply to malformed requests too (they count toward
+          // it), and are answered the same way as for any request.
+          const screened = admission.screen(event.pubkey, Date.now())
+          if (screened._tag === "Refused") return yield* refuse(keys, event, request, screened.reason, false)
+          const reason = parsed._tag === "Invalid" ? parsed.reason : `malformed request: ${event.malformed}`
+          return yield* refuse(keys, event, request, reason, parsed._tag === "Invalid" && parsed.decrypted === true)
+        }
+        // A pay-first job waits for payment outside the queue, and takes its place once paid.
+        const slot = { queued: config["payment.mode"] !== "pay-first" }
+        const admitted = admission.admit(event.pubkey, Date.now(), { queue: slot.queued })
+        if (admitted._tag === "Refused") return yield* refuse(keys, event, request, admitted.reason, false)
+        yield* recordReceived(event, encryption !== undefined)
+        activeJobs.set(event.id, event.pubkey)
+        yield* showActiveJobs
+        yield* Effect.gen(function*() {
+          if (withdrawn.get(event.id) === event.pubkey) {
+            // Its customer deleted it before we got to it (seen while catching up on going online).
+            cancelled.add(event.id)
+            return yield* Effect.interrupt
+          }
+          yield* reportQueued(keys, request, admitted.queuePosition)
+          yield* runJob(keys, parsed.job, slot)
+        }).pipe(
+          Effect.catchCause((cause) => {
+            if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+            const failure = Cause.squash(cause)
+            if (failure instanceof JobFailure) return failJob(keys, request, failure.reason, failure.quoteMsats, failure.aboutRequest)
+            return failJob(keys, request, `internal error: ${String(failure).slice(0, 200)}`)
+          }),
+          Effect.onInterrupt(() => interrupted(keys, request)),
+          Effect.ensuring(Effect.andThen(
+            Effect.sync(() => {
+              activeJobs.delete(event.id)
+              admission.release(event.pubkey, slot)
+            }),
+            showActiveJobs
+          ))
+        )
+      }).pipe(
+        Effect.catchCause((cause) =>
+          Cause.hasInterruptsOnly(cause) ? Effect.interrupt : Effect.logError(`Request ${event.id.slice(0, 8)} could not be handled`, cause))
+      )
+
+    /** A kind 5 deletion by a job's own customer stops that job: Ollama is aborted, no result is sent. */
+    const withdraw = (deletion: NostrEvent) =>
+      Effect.sync(() => {
+        const stopped: Array<string> = []
+        for (const id of tagValues(deletion.tags, "e")) {
+          withdrawn.set(id, deletion.pubkey)
+          if (withdrawn.size > WITHDRAWN_LIMIT) withdrawn.delete(withdrawn.keys().next().value as string)
+          if (activeJobs.get(id) !== deletion.pubkey) continue
+          cancelled.add(id)
+          stopped.push(id)
+        }
+        return stopped
+      })
+
+    const configure = (config: Config) =>
+      Effect.gen(function*() {
+        yield* permits.resize(config.maxConcurrentJobs)
+        admission.setLimits(admissionLimits(config))
+      })
+
+    return JobPipeline.of({
+      handle: handleRequest,
+      withdraw,
+      fail: (keys, request, reason) => failJob(keys, request, reason),
+      configure,
+      activeJobs: activeCount
+    })
+  })
+}
+
+/** A wallet that failed to make an invoice is asked twice more, a second and then two later. */
+const INVOICE_RETRY = Schedule.exponential("1 second").pipe(Schedule.upTo({ times: 2 }))
+
+/** A result no relay accepted is sent again a few times, backing off, before the job is failed. */
+const RESULT_RETRY = Schedule.exponential("500 millis").pipe(Schedule.upTo({ times: 4 }))
+
+const admissionLimits = (config: Config): AdmissionLimits => ({
+  maxRunning: config.maxConcurrentJobs,
+  maxQueued: config["limits.maxQueuedJobs"],
+  perCustomerPerMinute: config["limits.jobsPerMinutePerCustomer"],
+  perCustomerInFlight: config["limits.jobsInFlightPerCustomer"],
+  allow: config["access.allowList"].map(hexPubkey),
+  deny: config["access.denyList"].map(hexPubkey)
+})
+
+/**
+ * Customer-named reply relays are used only over TLS at public hosts, so a stranger cannot point us
+ * at this machine's or its network's services (Nostr also checks the address each name resolves to).
+ */
+const secureRelays = (urls: ReadonlyArray<string>) => urls.filter(isPublicRelayUrl).slice(0, 5)
