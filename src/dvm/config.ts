@@ -201,6 +201,13 @@ export const settings = {
     json: { type: "integer", minimum: 5, maximum: 3600 },
     scope: "application"
   }),
+  "streaming.intervalMs": setting({
+    schema: intBetween(0, 60_000),
+    default: 2000,
+    description: "While the model writes, the customer is sent the text so far (NIP-90 `partial` feedback) at most this often, in milliseconds. `0` turns it off.",
+    json: { type: "integer", minimum: 0, maximum: 60000 },
+    scope: "application"
+  }),
   "access.allowList": setting({
     schema: Schema.Array(Pubkey).check(Schema.isMaxLength(10_000)),
     default: [],

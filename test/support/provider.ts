@@ -54,7 +54,8 @@ export const startProvider = async (config: Partial<Config>, options: ProviderOp
   const wallet = makeWalletStandIn()
   const logs: Array<string> = []
   const consoleLines: Array<string> = []
-  const configRef = await Effect.runPromise(SubscriptionRef.make<Config>({ ...defaultConfig, ...config }))
+  // Partial results are off unless a test turns them on: the tests of everything else count feedback exactly.
+  const configRef = await Effect.runPromise(SubscriptionRef.make<Config>({ ...defaultConfig, "streaming.intervalMs": 0, ...config }))
   const logger = Logger.make(({ logLevel, message }) => {
     logs.push(`${logLevel} ${(Array.isArray(message) ? message : [message]).map(String).join(" ")}`)
   })

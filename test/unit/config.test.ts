@@ -243,7 +243,8 @@ const NUMERIC_BOUNDS: ReadonlyArray<readonly [id: string, type: "integer" | "num
   ["limits.maxPromptChars", "integer", 100, 1_000_000],
   ["limits.maxEventBytes", "integer", 1024, 4_194_304],
   ["limits.maxRequestAgeSeconds", "integer", 10, 86_400],
-  ["limits.jobTimeoutSeconds", "integer", 5, 3600]
+  ["limits.jobTimeoutSeconds", "integer", 5, 3600],
+  ["streaming.intervalMs", "integer", 0, 60000]
 ]
 
 describe("config: the bounds of every numeric setting", () => {

@@ -101,7 +101,9 @@ export const handlerInfoEvent = (config: Config, profile: HandlerProfile): Event
       minPriceSats: config["pricing.minPriceSats"],
       pricePer1kTokens: config["pricing.pricePer1kTokens"],
       paymentMode: config["payment.mode"]
-    }
+    },
+    // The text so far arrives as `partial` feedback while the model writes.
+    streaming: config["streaming.intervalMs"] > 0
   })
 })
 

@@ -21,6 +21,8 @@ export interface GenerationRequest {
   readonly model: string
   readonly prompt: string
   readonly options: GenerationOptions
+  /** Told the text so far each time the model adds to it (for partial results); must not block. */
+  readonly onText?: (textSoFar: string) => void
 }
 
 export interface Generation {
@@ -110,7 +112,10 @@ function makeInference() {
             Stream.fromAsyncIterable(chunks, fail).pipe(
               Stream.runForEach((chunk) =>
                 Effect.sync(() => {
-                  text += chunk.response
+                  if (chunk.response) {
+                    text += chunk.response
+                    request.onText?.(text)
+                  }
                   if (chunk.done) {
                     done = true
                     promptTokens = chunk.prompt_eval_count ?? 0

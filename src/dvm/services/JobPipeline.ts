@@ -6,7 +6,7 @@
  * the customer. The online session (Kind5050DVM.ts) owns the job fibers and hands each request here.
  * See "The job pipeline" in DESIGN.md.
  */
-import { Cause, Context, Effect, Fiber, Layer, Schedule, Semaphore, SubscriptionRef } from "effect"
+import { Cause, Context, Effect, Fiber, Layer, Queue, Schedule, Semaphore, SubscriptionRef } from "effect"
 import { Admission, type AdmissionLimits } from "../admission"
 import type { Config } from "../config"
 import type { RelayError, WalletError } from "../errors"
@@ -53,6 +53,8 @@ const OFFLINE_PUBLISH_TIMEOUT_MS = 3000
 const WITHDRAWN_LIMIT = 10_000
 /** Requests dropped for want of reply budget are reported at most this often. */
 const DROPPED_REPORT_MS = 60_000
+/** Partial results stop past this much text (relays refuse large events); the result has it all. */
+export const MAX_PARTIAL_CHARS = 32_000
 
 /**
  * A failure on the job path: `reason` goes to the customer and the log. `aboutRequest`: the reason
@@ -123,15 +125,44 @@ function makeJobPipeline() {
       })
 
     /** The model's answer, stopped (and Ollama aborted) when it runs past the job timeout. */
-    const generate = (job: JobRequest, config: Config, options: GenerationOptions) =>
+    /**
+     * Partial results while the model writes: the text so far as `partial` feedback (encrypted like
+     * the request), the first as soon as there is text, then at most one per interval, always the
+     * newest. `stop` waits for one already on its way, so none ever follows the result.
+     */
+    const streamPartials = (keys: Keys, job: JobRequest, intervalMs: number) =>
+      Effect.gen(function*() {
+        const newest = yield* Queue.sliding<string>(1)
+        const sender = yield* Effect.gen(function*() {
+          while (true) {
+            const text = yield* Queue.take(newest)
+            // Past this the partial would be refused by relays; the result carries the whole text.
+            if (text.length > MAX_PARTIAL_CHARS) return
+            const content = job.encryption ? encryptFor(job.encryption, keys.secretKey, job.customer, text) : text
+            yield* sendFeedback(keys, job, "partial", { content, ...(job.encryption ? { encrypted: true } : {}) }).pipe(Effect.uninterruptible)
+            yield* Effect.sleep(intervalMs)
+          }
+        }).pipe(Effect.forkChild)
+        return {
+          onText: (text: string) => void Queue.offerUnsafe(newest, text),
+          stop: Fiber.interrupt(sender)
+        }
+      })
+
+    const generate = (keys: Keys, job: JobRequest, config: Config, options: GenerationOptions) =>
       Effect.gen(function*() {
         const model = yield* chooseModel(job, config)
         const timeoutSeconds = config["limits.jobTimeoutSeconds"]
+        const intervalMs = config["streaming.intervalMs"]
+        const partials = intervalMs > 0 ? yield* streamPartials(keys, job, intervalMs) : undefined
         const generation = yield* permits.withPermit(
-          inference.generate({ model, prompt: job.prompt, options }).pipe(Effect.timeout(`${timeoutSeconds} seconds`))
-        ).pipe(Effect.mapError((e) =>
-          new JobFailure(Cause.isTimeoutError(e) ? `the job ran longer than ${timeoutSeconds} s and was stopped` : e.message)
-        ))
+          inference.generate({ model, prompt: job.prompt, options, ...(partials ? { onText: partials.onText } : {}) }).pipe(
+            Effect.timeout(`${timeoutSeconds} seconds`)
+          )
+        ).pipe(
+          Effect.mapError((e) => new JobFailure(Cause.isTimeoutError(e) ? `the job ran longer than ${timeoutSeconds} s and was stopped` : e.message)),
+          Effect.ensuring(partials ? partials.stop : Effect.void)
+        )
         yield* store.record({
           id: job.id,
           model,
@@ -197,7 +228,7 @@ function makeJobPipeline() {
         // Sent while the model works; awaited before anything else goes out, so it always comes first.
         const processing = yield* Effect.forkChild(sendFeedback(keys, job, "processing"))
         const { generation, price, invoice } = yield* Effect.gen(function*() {
-          const generation = yield* generate(job, config, options)
+          const generation = yield* generate(keys, job, config, options)
           if (mode === "free") {
             yield* store.record({ id: job.id, priceSats: 0, payment: "free" })
             return { generation, price: 0, invoice: { amountMsats: 0 } as Invoice }
