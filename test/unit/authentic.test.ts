@@ -75,3 +75,72 @@ describe("the door for relay events", () => {
     assert.equal(checkEvent(raw)._tag, "Forged")
   })
 })
+
+describe("the door says why it dropped an event", () => {
+  before(() => useWasmSignatures())
+
+  const reasons: Array<[string, (e: Record<string, unknown>) => void, RegExp]> = [
+    ["an empty id", (e) => (e.id = ""), /^id is not 64 lowercase hex$/],
+    ["a numeric id", (e) => (e.id = 7), /^id is not 64 lowercase hex$/],
+    ["an id with a character before it", (e) => (e.id = `0${e.id}`), /^id is not 64 lowercase hex$/],
+    ["an id with a character after it", (e) => (e.id = `${e.id}0`), /^id is not 64 lowercase hex$/],
+    ["an empty pubkey", (e) => (e.pubkey = ""), /^pubkey is not 64 lowercase hex$/],
+    ["a pubkey with a character before it", (e) => (e.pubkey = `0${e.pubkey}`), /^pubkey is not 64 lowercase hex$/],
+    ["a pubkey with a character after it", (e) => (e.pubkey = `${e.pubkey}0`), /^pubkey is not 64 lowercase hex$/],
+    ["a sig with a character before it", (e) => (e.sig = `0${e.sig}`), /^sig is not 128 lowercase hex$/],
+    ["a sig with a character after it", (e) => (e.sig = `${e.sig}0`), /^sig is not 128 lowercase hex$/],
+    ["a kind given as a string", (e) => (e.kind = "5050"), /^kind is not an integer in 0\.\.65535$/],
+    ["a fractional kind", (e) => (e.kind = 5050.5), /^kind is not an integer in 0\.\.65535$/],
+    ["a negative kind", (e) => (e.kind = -1), /^kind is not an integer in 0\.\.65535$/],
+    ["kind 65536", (e) => (e.kind = 65536), /^kind is not an integer in 0\.\.65535$/],
+    ["created_at as a string", (e) => (e.created_at = "1700000000"), /^created_at is not a whole number of seconds$/],
+    ["a fractional created_at", (e) => (e.created_at = 1.5), /^created_at is not a whole number of seconds$/],
+    ["a negative created_at", (e) => (e.created_at = -1), /^created_at is not a whole number of seconds$/],
+    ["tags given as a string", (e) => (e.tags = "i"), /^tags is not an array of arrays$/],
+    ["tags that are not arrays", (e) => (e.tags = ["i"]), /^tags is not an array of arrays$/],
+    ["no content", (e) => delete e.content, /^content is missing$/],
+    ["a content field that is undefined", (e) => (e.content = undefined), /^content is missing$/],
+    ["a tag value JSON cannot serialise", (e) => (e.tags = [[BigInt(1)]]), /^cannot be serialised$/],
+    ["a changed content", (e) => (e.content = "changed"), /^id does not match the event$/],
+    ["a signature of another event", (e) => (e.sig = finalizeEvent({ kind: 1, created_at: now(), tags: [], content: "other" }, secret).sig), /^signature does not verify$/]
+  ]
+  for (const [name, spoil, reason] of reasons) {
+    it(`drops ${name}: ${reason.source}`, () => {
+      const event: Record<string, unknown> = good()
+      spoil(event)
+      const checked = checkEvent(event)
+      if (checked._tag !== "Forged") assert.fail(`expected Forged, got ${checked._tag}`)
+      assert.match(checked.reason, reason)
+    })
+  }
+
+  it("drops what is not an event object, saying so", () => {
+    for (const raw of [null, 7, []]) {
+      const checked = checkEvent(raw)
+      assert.deepEqual(checked, { _tag: "Forged", reason: "not an object" })
+    }
+  })
+
+  it("lets the extremes of kind and created_at through (kind 0 and 65535, created_at 0)", () => {
+    for (const [kind, created_at] of [[0, 0], [65535, 0], [65535, now()]] as const) {
+      const event = finalizeEvent({ kind, created_at, tags: [], content: "" }, secret)
+      assert.equal(checkEvent({ ...event })._tag, "Authentic", `kind ${kind}, created_at ${created_at}`)
+    }
+  })
+
+  it("marks an event malformed when any one tag holds a non-string, the others being strings", () => {
+    const raw = signRaw({ kind: 5050, created_at: now(), tags: [["i", "hello", "text"], ["param", "max_tokens", 5]], content: "" }, secret)
+    const checked = checkEvent(raw)
+    if (checked._tag !== "Malformed") assert.fail(`expected Malformed, got ${checked._tag}`)
+    assert.equal(checked.reason, "every tag value must be a string")
+    assert.deepEqual(checked.event.tags, [["i", "hello", "text"], ["param", "max_tokens", "5"]])
+  })
+
+  it("says when the content is what is not a string, and hands on objects as their JSON", () => {
+    const checked = checkEvent(signRaw({ kind: 5050, created_at: now(), tags: [["x", { a: 1 }]], content: { b: [2] } }, secret))
+    if (checked._tag !== "Malformed") assert.fail(`expected Malformed, got ${checked._tag}`)
+    assert.equal(checked.reason, "content is not a string")
+    assert.equal(checked.event.content, '{"b":[2]}')
+    assert.deepEqual(checked.event.tags, [["x", '{"a":1}']])
+  })
+})
