@@ -1,6 +1,6 @@
 // Proves the price rule: max(minPriceSats, ceil(tokens / 1000 × pricePer1kTokens)) sats, and sats → msats.
 import assert from "node:assert/strict"
-import { priceSats, type Pricing, satsToMsats } from "../../src/dvm/pricing"
+import { maxTokensWithin, priceSats, type Pricing, satsToMsats } from "../../src/dvm/pricing"
 
 const tokens = (promptTokens: number, completionTokens = 0) => ({ promptTokens, completionTokens })
 const noMinimum = (pricePer1kTokens: number): Pricing => ({ minPriceSats: 0, pricePer1kTokens })
@@ -88,5 +88,21 @@ describe("pricing: satsToMsats", () => {
 
   it("converts a computed price to the msats amount put on the wire", () => {
     assert.equal(satsToMsats(priceSats(tokens(1001), noMinimum(2))), 3000)
+  })
+})
+
+describe("pricing: maxTokensWithin at its edges", () => {
+  it("puts no bound on tokens when tokens cost nothing", () => {
+    assert.equal(maxTokensWithin(5, 100, { minPriceSats: 0, pricePer1kTokens: 0 }), Number.MAX_SAFE_INTEGER)
+    assert.equal(maxTokensWithin(1, 100, { minPriceSats: 3, pricePer1kTokens: 0 }), Number.MAX_SAFE_INTEGER)
+  })
+
+  it("fits no token in a budget below the minimum price, even when the tokens alone would fit", () => {
+    assert.equal(maxTokensWithin(2, 0, { minPriceSats: 3, pricePer1kTokens: 100 }), 0)
+  })
+
+  it("gives the tokens the budget buys beyond the prompt's", () => {
+    // 3 sats at 100 sats/1k = 30 tokens, 10 of them the prompt's.
+    assert.equal(maxTokensWithin(3, 10, { minPriceSats: 3, pricePer1kTokens: 100 }), 20)
   })
 })

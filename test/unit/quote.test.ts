@@ -64,4 +64,16 @@ describe("quote", () => {
       }
     }
   })
+
+  it("a bid of exactly our minimum is served, with max_tokens fitted to it", () => {
+    const cheap: Config = { ...config, "pricing.pricePer1kTokens": 10 }
+    // 3 sats at 10 sats per 1,000 = 300 tokens, 37 of them the prompt's bound.
+    assert.deepEqual(quoteFor(job("hello", [["bid", "3000"]]), cheap), { maxTokens: 263, worstSats: 3 })
+  })
+
+  it("a bid that buys exactly one token beyond the prompt is served with max_tokens 1", () => {
+    const perToken: Config = { ...config, "pricing.pricePer1kTokens": 1000 }
+    // 1 sat per token: the prompt's bound is 37 tokens, so 38 sats leave one.
+    assert.deepEqual(quoteFor(job("hello", [["bid", "38000"]]), perToken), { maxTokens: 1, worstSats: 38 })
+  })
 })
