@@ -13,6 +13,9 @@ import {
   handlerAddress,
   handlerDeletionEvent,
   handlerInfoEvent,
+  HEARTBEAT_KIND,
+  HEARTBEAT_TTL_S,
+  heartbeatEvent,
   refOf,
   resultEvent,
   resultKindFor
@@ -294,5 +297,46 @@ describe("signing: signEvent / verifySignature", () => {
     t.tags[0]?.push("mutated")
     assert.deepEqual(signed.tags, [["status", "success"]])
     assert.equal(verifySignature(signed), true)
+  })
+})
+
+describe("events: what the earlier tests leave unstated", () => {
+  it("marks feedback whose content is encrypted to the customer with an encrypted tag", () => {
+    const ref = { id: "b".repeat(64), customer: customerPubkey }
+    const template = feedbackEvent(ref, "error", { extra: "invalid request", content: "ciphertext", encrypted: true })
+    assert.deepEqual(template.tags, [["status", "error", "invalid request"], ["e", ref.id], ["p", customerPubkey], ["encrypted"]])
+    assert.deepEqual(tagsNamed(feedbackEvent(ref, "error", { encrypted: false }), "encrypted"), [])
+  })
+
+  it("announces under the d tag sell-compute, every param optional and open", () => {
+    const template = handlerInfoEvent({ ...defaultConfig, "textGeneration.model": "m", "textGeneration.maxTokens": 700 }, { name: "n", about: "a" })
+    assert.equal(HANDLER_D_TAG, "sell-compute")
+    assert.deepEqual(JSON.parse(template.content).nip90Params, {
+      model: { required: false, values: ["m"] },
+      max_tokens: { required: false, values: [], max: 700 },
+      temperature: { required: false, values: [] },
+      top_k: { required: false, values: [] },
+      top_p: { required: false, values: [] },
+      frequency_penalty: { required: false, values: [] }
+    })
+  })
+
+  it("withdraws the announcement saying the provider is going offline", () => {
+    assert.equal(handlerDeletionEvent(providerPubkey).content, "Provider going offline")
+  })
+
+  it("beats (kind 11998) pointing at our announcement, expiring when clients stop trusting it", () => {
+    const template = heartbeatEvent(providerPubkey, 2)
+    assert.equal(template.kind, HEARTBEAT_KIND)
+    assert.equal(template.kind, 11998)
+    assertRecent(template.created_at)
+    assert.deepEqual(template.tags, [
+      ["d", HANDLER_D_TAG],
+      ["a", `31990:${providerPubkey}:${HANDLER_D_TAG}`],
+      ["expiration", String(template.created_at + HEARTBEAT_TTL_S)]
+    ])
+    assert.equal(HEARTBEAT_TTL_S, 900)
+    assert.deepEqual(JSON.parse(template.content), { status: "online", activeJobs: 2 })
+    assertSignsAndVerifies(template)
   })
 })

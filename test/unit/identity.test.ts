@@ -2,7 +2,7 @@
 import assert from "node:assert/strict"
 import { bytesToHex } from "nostr-tools/utils"
 import * as nip19 from "nostr-tools/nip19"
-import { generateKeys, keysFromSecret, parseSecretKey, secretKeyToHex } from "../../src/dvm/protocol/identity"
+import { generateKeys, hexPubkey, keysFromSecret, parseSecretKey, secretKeyToHex } from "../../src/dvm/protocol/identity"
 
 /** NIP-06 test vectors (nostr-protocol/nips 06.md): a secret key with its nsec, pubkey and npub. */
 const NIP06_VECTORS = [
@@ -230,5 +230,26 @@ describe("identity service: a generated key is never logged", () => {
         assert.ok(!line.includes(Array.from(generated.secretKey).join(",")), `a log line shows the key's bytes: ${line}`)
       }
     }
+  })
+})
+
+describe("identity: hexPubkey (allow and deny lists accept hex or npub)", () => {
+  const { pubkey, npub } = NIP06_VECTORS[0]
+
+  it("reads an npub as its hex public key", () => {
+    assert.equal(hexPubkey(npub), pubkey)
+    assert.equal(hexPubkey(`  ${npub}\n`), pubkey)
+  })
+
+  it("gives hex keys in lower case, without surrounding whitespace", () => {
+    assert.equal(hexPubkey(pubkey), pubkey)
+    assert.equal(hexPubkey(` ${pubkey.toUpperCase()} `), pubkey)
+    assert.equal(hexPubkey("AbC"), "abc")
+  })
+
+  it("keeps a mistyped npub as written (trimmed), so it matches no one", () => {
+    const broken = `${npub.slice(0, -1)}${npub.endsWith("q") ? "p" : "q"}`
+    assert.equal(hexPubkey(` ${broken} `), broken)
+    assert.equal(hexPubkey("npub1"), "npub1")
   })
 })
