@@ -424,3 +424,69 @@ describe("jobRequest: staleness and size limits", () => {
     assert.match(expectInvalid(parseJobRequest(at(now, [["i", "y".repeat(200), "text"]]), { ...ctx, now, limits: { maxPromptChars: 150 } })).reason, /prompt is too long \(204 characters, limit 150\)/)
   })
 })
+
+describe("jobRequest: edges the tests above leave open", () => {
+  const now = 1_800_000_000
+  const at = (createdAt: number, tags: Array<Array<string>> = []) =>
+    finalizeEvent({ kind: 5050, created_at: createdAt, tags: [["i", "hi", "text"], ...tags], content: "" }, customerSecret)
+
+  it("keeps a request exactly maxRequestAgeSeconds old, and ignores one older by default (600 s)", () => {
+    assert.equal(parseJobRequest(at(now - 600), { ...ctx, now, limits: { maxRequestAgeSeconds: 600 } })._tag, "Job")
+    assert.deepEqual(parseJobRequest(at(now - 601), { ...ctx, now }), { _tag: "Ignored", reason: "older than 600 s" })
+  })
+
+  it("keeps a request dated exactly five minutes ahead, and says why one further ahead is ignored", () => {
+    assert.equal(parseJobRequest(at(now + 300), { ...ctx, now })._tag, "Job")
+    assert.deepEqual(parseJobRequest(at(now + 301), { ...ctx, now }), { _tag: "Ignored", reason: "dated in the future" })
+  })
+
+  it("ignores a request whose NIP-40 expiration is now", () => {
+    assert.equal(parseJobRequest(at(now - 10, [["expiration", String(now)]]), { ...ctx, now })._tag, "Ignored")
+  })
+
+  it("accepts a request of exactly maxEventBytes", () => {
+    const event = at(now)
+    const size = new TextEncoder().encode(JSON.stringify(event)).length
+    assert.equal(parseJobRequest(event, { ...ctx, now, limits: { maxEventBytes: size } })._tag, "Job")
+    assert.equal(parseJobRequest(event, { ...ctx, now, limits: { maxEventBytes: size - 1 } })._tag, "Invalid")
+  })
+
+  it("lists every kind served when refusing another", () => {
+    const parsed = parseJobRequest(request([["i", "hi", "text"]], "", { kind: 5002 }), { ...ctx, supportedKinds: [5050, 5001] })
+    assert.match(expectInvalid(parsed).reason, /\(supported: 5050, 5001\)$/)
+  })
+
+  it("skips blank and valueless i tags when joining the prompt", () => {
+    assert.equal(expectJob(parse([["i", "   ", "text"], ["i", "hello", "text"], ["i"]])).prompt, "hello")
+  })
+
+  it("reads only param tags as params, and ignores a param tag without a name", () => {
+    const job = expectJob(parse([["i", "hi", "text"], ["t", "max_tokens", "lots"], ["param"], ["param", "top_k", "5"]]))
+    assert.deepEqual(job.params, { topK: 5 })
+  })
+
+  it("wants top_k whole", () => {
+    assert.match(expectInvalid(parse([["i", "hi", "text"], ["param", "top_k", "1.5"]])).reason, /^param top_k="1\.5" is not valid: /)
+  })
+
+  it("says a param is not a decimal number, quoting the schema's first line only", () => {
+    const reason = expectInvalid(parse([["i", "hi", "text"], ["param", "max_tokens", "0x10"]])).reason
+    assert.equal(reason, 'param max_tokens="0x10" is not valid: Expected a decimal number')
+  })
+
+  it("takes at most 10 reply relays, from relays tags only, each starting with ws:// or wss://", () => {
+    const many = Array.from({ length: 12 }, (_, i) => `wss://relay${i}.example`)
+    const job = expectJob(parse([["i", "hi", "text"], ["relays", ...many], ["r", "wss://not-a-reply-relay"], ["relays", "see wss://x"]]))
+    assert.deepEqual(job.replyRelays, many.slice(0, 10))
+  })
+
+  for (const scheme of ["nip04", "nip44"] as const) {
+    it(`${scheme}: a request read but invalid says it was decrypted; one that could not be decrypted does not`, () => {
+      const bad = parseJobRequest(encryptedRequest(scheme, [["i", "hi", "text"], ["param", "top_k", "0"]]), ctx)
+      assert.deepEqual(Object.keys(bad).sort(), ["_tag", "decrypted", "encryption", "reason"])
+      assert.deepEqual({ ...bad, reason: "" }, { _tag: "Invalid", reason: "", encryption: scheme, decrypted: true })
+      const unreadable = parseJobRequest(encryptedRequest(scheme, [["i", "hi", "text"]], { to: otherProviderPubkey }), ctx)
+      assert.deepEqual({ ...unreadable, reason: "" }, { _tag: "Invalid", reason: "", encryption: scheme })
+    })
+  }
+})
