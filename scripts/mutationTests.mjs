@@ -9,7 +9,7 @@ import path from "node:path";
 
 // Fast, pure unit tests of the mutated core (no relay processes, no servers).
 const TESTS = [
-  "admission", "admissionLimits", "authentic", "config", "configRanges", "encryption", "events",
+  "admission", "admissionLimits", "authentic", "config", "configPatterns", "encryption", "events",
   "identity", "jobRequest", "liveConfig", "packageJson", "pricing", "quote"
 ].map((name) => `test/unit/${name}.test.ts`).filter((file) => fs.existsSync(file));
 
