@@ -74,6 +74,13 @@ describe("admission: limits", () => {
     assert.equal(a.admit("alice", 3)._tag, "Refused")
   })
 
+  it("still counts a job in flight after its minute is over", () => {
+    const a = new Admission(limits({ perCustomerInFlight: 1 }))
+    a.admit("alice", 0) // a long job, still running two minutes later
+    assert.equal(a.admit("bob", 120_000)._tag, "Admitted") // the sweep runs
+    assert.equal(a.admit("alice", 120_001)._tag, "Refused")
+  })
+
   it("frees one place in flight per released job", () => {
     const a = new Admission(limits({ perCustomerInFlight: 2 }))
     a.admit("alice", 0)

@@ -321,6 +321,14 @@ describe("events: what the earlier tests leave unstated", () => {
     })
   })
 
+  it("announces streaming (partial results) only when its interval is above 0", () => {
+    const streaming = (intervalMs: number) =>
+      JSON.parse(handlerInfoEvent({ ...defaultConfig, "streaming.intervalMs": intervalMs } as Config, { name: "n", about: "a" }).content).streaming
+    assert.equal(streaming(2000), true)
+    assert.equal(streaming(1), true)
+    assert.equal(streaming(0), false)
+  })
+
   it("withdraws the announcement saying the provider is going offline", () => {
     assert.equal(handlerDeletionEvent(providerPubkey).content, "Provider going offline")
   })

@@ -478,6 +478,8 @@ describe("jobRequest: edges the tests above leave open", () => {
     const many = Array.from({ length: 12 }, (_, i) => `wss://relay${i}.example`)
     const job = expectJob(parse([["i", "hi", "text"], ["relays", ...many], ["r", "wss://not-a-reply-relay"], ["relays", "see wss://x"]]))
     assert.deepEqual(job.replyRelays, many.slice(0, 10))
+    const few = expectJob(parse([["i", "hi", "text"], ["r", "wss://not-a-reply-relay"], ["relays", "see wss://x", "wss://one"]]))
+    assert.deepEqual(few.replyRelays, ["wss://one"])
   })
 
   for (const scheme of ["nip04", "nip44"] as const) {
