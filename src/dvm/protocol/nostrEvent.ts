@@ -1,18 +1,19 @@
-/** The Nostr event shape as it comes off the wire, decoded by Schema before anything trusts it. */
-import { Schema } from "effect"
-
-const Hex64 = Schema.String.check(Schema.isPattern(/^[0-9a-f]{64}$/))
-
-export const NostrEvent = Schema.Struct({
-  id: Hex64,
-  pubkey: Hex64,
-  created_at: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
-  kind: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 })),
-  tags: Schema.Array(Schema.Array(Schema.String)),
-  content: Schema.String,
-  sig: Schema.String.check(Schema.isPattern(/^[0-9a-f]{128}$/))
-})
-export type NostrEvent = typeof NostrEvent.Type
+/**
+ * The Nostr event (NIP-01) as the provider handles it. Nothing from a relay has this type before it
+ * passed the door (authentic.ts: exact shape, id recomputed, signature checked).
+ */
+export interface NostrEvent {
+  /** 64 lowercase hex: the sha256 of the event's canonical serialisation. */
+  readonly id: string
+  /** 64 lowercase hex. */
+  readonly pubkey: string
+  readonly created_at: number
+  readonly kind: number
+  readonly tags: ReadonlyArray<ReadonlyArray<string>>
+  readonly content: string
+  /** 128 lowercase hex. */
+  readonly sig: string
+}
 
 /**
  * An event as a subscription hands it on, already through the door (authentic.ts). `malformed`
