@@ -56,6 +56,19 @@ const DROPPED_REPORT_MS = 60_000
 /** Partial results stop past this much text (relays refuse large events); the result has it all. */
 export const MAX_PARTIAL_CHARS = 32_000
 
+/** Points a job passes on its way, in order; the relay's OK for the result comes last. */
+export type JobStage = "received" | "admitted" | "model-request" | "first-byte" | "last-byte" | "result-signed" | "result-ok"
+
+/** Told each stage a job reaches, as it reaches it (a bench installs one; production has none). */
+export type JobStageRecorder = (jobId: string, stage: JobStage) => void
+
+let stageRecorder: JobStageRecorder | undefined
+
+/** Installs (or, with undefined, removes) the recorder of job stages for this process. */
+export const recordJobStages = (recorder: JobStageRecorder | undefined): void => {
+  stageRecorder = recorder
+}
+
 /**
  * A failure on the job path: `reason` goes to the customer and the log. `aboutRequest`: the reason
  * quotes what the request said (a bid, a param, its length), so for an encrypted request it goes
@@ -124,11 +137,11 @@ function makeJobPipeline() {
         return chosen
       })
 
-    /** The model's answer, stopped (and Ollama aborted) when it runs past the job timeout. */
     /**
      * Partial results while the model writes: the text so far as `partial` feedback (encrypted like
      * the request), the first as soon as there is text, then at most one per interval, always the
-     * newest. `stop` waits for one already on its way, so none ever follows the result.
+     * newest. Each is handed to the relays' connections before `stop` can return, so none ever
+     * follows the result; `stop` does not wait for its OK.
      */
     const streamPartials = (keys: Keys, job: JobRequest, intervalMs: number) =>
       Effect.gen(function*() {
@@ -139,7 +152,12 @@ function makeJobPipeline() {
             // Past this the partial would be refused by relays; the result carries the whole text.
             if (text.length > MAX_PARTIAL_CHARS) return
             const content = job.encryption ? encryptFor(job.encryption, keys.secretKey, job.customer, text) : text
-            yield* sendFeedback(keys, job, "partial", { content, ...(job.encryption ? { encrypted: true } : {}) }).pipe(Effect.uninterruptible)
+            // Started at once: handed to every connection before the fork returns (see processing).
+            const sent = yield* Effect.forkChild(
+              sendFeedback(keys, job, "partial", { content, ...(job.encryption ? { encrypted: true } : {}) }),
+              { startImmediately: true }
+            )
+            yield* Fiber.await(sent)
             yield* Effect.sleep(intervalMs)
           }
         }).pipe(Effect.forkChild)
@@ -149,20 +167,36 @@ function makeJobPipeline() {
         }
       })
 
+    /** The model's answer, stopped (and Ollama aborted) when it runs past the job timeout. */
     const generate = (keys: Keys, job: JobRequest, config: Config, options: GenerationOptions) =>
       Effect.gen(function*() {
         const model = yield* chooseModel(job, config)
         const timeoutSeconds = config["limits.jobTimeoutSeconds"]
         const intervalMs = config["streaming.intervalMs"]
         const partials = intervalMs > 0 ? yield* streamPartials(keys, job, intervalMs) : undefined
+        const recorder = stageRecorder
+        let firstByte = recorder !== undefined
+        const onText = recorder || partials
+          ? (text: string) => {
+            if (firstByte) {
+              firstByte = false
+              recorder?.(job.id, "first-byte")
+            }
+            partials?.onText(text)
+          }
+          : undefined
         const generation = yield* permits.withPermit(
-          inference.generate({ model, prompt: job.prompt, options, ...(partials ? { onText: partials.onText } : {}) }).pipe(
+          Effect.suspend(() => {
+            recorder?.(job.id, "model-request")
+            return inference.generate({ model, prompt: job.prompt, options, ...(onText ? { onText } : {}) })
+          }).pipe(
             Effect.timeout(`${timeoutSeconds} seconds`)
           )
         ).pipe(
           Effect.mapError((e) => new JobFailure(Cause.isTimeoutError(e) ? `the job ran longer than ${timeoutSeconds} s and was stopped` : e.message)),
           Effect.ensuring(partials ? partials.stop : Effect.void)
         )
+        recorder?.(job.id, "last-byte")
         yield* store.record({
           id: job.id,
           model,
@@ -225,8 +259,10 @@ function makeJobPipeline() {
         }
 
         yield* store.record({ id: job.id, status: "processing" })
-        // Sent while the model works; awaited before anything else goes out, so it always comes first.
-        const processing = yield* Effect.forkChild(sendFeedback(keys, job, "processing"))
+        // Forked to start at once: its frame is on every relay's connection before the fork returns,
+        // so it precedes the result and any error there (relays take a connection's messages in order),
+        // and nothing waits for its OK, a round trip. Feedback goes to our relays only.
+        yield* Effect.forkChild(sendFeedback(keys, job, "processing"), { startImmediately: true })
         const { generation, price, invoice } = yield* Effect.gen(function*() {
           const generation = yield* generate(keys, job, config, options)
           if (mode === "free") {
@@ -242,19 +278,22 @@ function makeJobPipeline() {
           const issued = yield* issueInvoice(job, config, price, `${generation.promptTokens + generation.completionTokens} tokens`)
           yield* settlement.watch(job.id, issued)
           return { generation, price, invoice: { amountMsats: satsToMsats(price), bolt11: issued.bolt11 } as Invoice }
-        }).pipe(Effect.ensuring(Fiber.await(processing)))
+        })
 
         const content = job.encryption ? encryptFor(job.encryption, keys.secretKey, job.customer, generation.text) : generation.text
         yield* sign(keys, resultEvent(job, content, invoice, config.relays[0])).pipe(
-          Effect.flatMap((result) =>
+          Effect.flatMap((result) => {
+            stageRecorder?.(job.id, "result-signed")
             // One attempt runs to its end even when going offline interrupts the job: once a relay
             // may have the result, the job is recorded a success, never failed after the fact. The
             // same signed result is retried, so a customer never sees two different results.
-            publishSigned(result, `result for ${job.id.slice(0, 8)}`, secureRelays(job.replyRelays)).pipe(
+            return publishSigned(result, `result for ${job.id.slice(0, 8)}`, secureRelays(job.replyRelays)).pipe(
+              Effect.tap(() => Effect.sync(() => stageRecorder?.(job.id, "result-ok"))),
               Effect.andThen(store.record({ id: job.id, status: "success" })),
               Effect.uninterruptible,
               Effect.retry(RESULT_RETRY)
-            )),
+            )
+          }),
           Effect.mapError((e) => new JobFailure(`the result could not be delivered: ${e.message}`))
         )
         yield* sendFeedback(keys, job, "success", invoice.bolt11 ? { invoice } : {})
@@ -342,6 +381,7 @@ function makeJobPipeline() {
     /** One request, start to end. Never fails: every failure becomes error feedback. */
     const handleRequest = (keys: Keys, event: IncomingEvent) =>
       Effect.gen(function*() {
+        stageRecorder?.(event.id, "received")
         if (yield* store.get(event.id)) return // handled before (another relay, or before a restart)
         const config = yield* settings.current
         const parsed = parseJobRequest(event, {
@@ -381,6 +421,7 @@ function makeJobPipeline() {
             cancelled.add(event.id)
             return yield* Effect.interrupt
           }
+          stageRecorder?.(event.id, "admitted")
           yield* reportQueued(keys, request, admitted.queuePosition)
           yield* runJob(keys, parsed.job, slot)
         }).pipe(

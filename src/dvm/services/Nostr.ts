@@ -284,8 +284,9 @@ function makeNostr(options: NostrOptions) {
             link = { relay, subscriptions: new Map(), awaitingAuth: new Set(), timers: new Set() }
             const live = link
             connections.set(url, live)
-            yield* setState({ url, status: "connected" })
+            // Before anything else can publish here: those waiting were first, and go first.
             for (const wake of connectWaiters.get(url) ?? []) wake()
+            yield* setState({ url, status: "connected" })
             for (const listener of listeners) openSubscription(live, listener)
             relay.answerChallenge() // a challenge that came with the connection, before we held it
             yield* Effect.promise(() => closed).pipe(
@@ -349,19 +350,25 @@ function makeNostr(options: NostrOptions) {
             })
         ))
 
-    const connectedRelay = (url: string): Promise<RelayConnection | undefined> => {
+    /**
+     * Publishes on one of our relays, waiting for it when it is connecting. The event is handed to the
+     * connection at once when connected, and waiters in the order they came, so events published one
+     * after another reach a relay in that order.
+     */
+    const publishOnOurs = (url: string, event: Parameters<RelayConnection["publish"]>[0]): Promise<string> => {
       const connection = connections.get(url)
-      if (connection) return Promise.resolve(connection.relay)
+      if (connection) return publishOn(connection.relay, event)
       // In backoff after a failed attempt: not worth waiting for. A first connection (a relay just
       // added, as when going online) or a reconnect after a lost connection is waited for.
-      if (lastAttemptFailed.has(url)) return Promise.resolve(undefined)
+      if (lastAttemptFailed.has(url)) return Promise.reject(new Error("not connected"))
       return new Promise((resolve) => {
         const waiters = connectWaiters.get(url) ?? new Set()
         connectWaiters.set(url, waiters)
         const done = () => {
           clearTimeout(timer)
           waiters.delete(done)
-          resolve(connections.get(url)?.relay)
+          const relay = connections.get(url)?.relay
+          resolve(relay ? publishOn(relay, event) : Promise.reject(new Error("not connected")))
         }
         const timer = setTimeout(done, RELAY_TIMEOUT_MS)
         waiters.add(done)
@@ -383,11 +390,7 @@ function makeNostr(options: NostrOptions) {
 
     const publishTo = async (url: string, signed: NostrEvent): Promise<string> => {
       const event = { ...signed, tags: signed.tags.map((t) => [...t]) }
-      if (wanted.includes(url)) {
-        const connection = await connectedRelay(url)
-        if (!connection) throw new Error("not connected")
-        return publishOn(connection, event)
-      }
+      if (wanted.includes(url)) return publishOnOurs(url, event)
       // A relay the customer asked for: only a public one, and only at a public address; connected for this one event.
       const notPublic = whyNotPublicRelay(url)
       if (notPublic !== undefined) throw new Error(`not a public relay (${notPublic}); not dialled`)
