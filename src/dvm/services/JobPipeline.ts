@@ -259,12 +259,16 @@ function makeJobPipeline() {
         }
 
         yield* store.record({ id: job.id, status: "processing" })
-        // Forked to start at once: its frame is on every relay's connection before the fork returns,
-        // so it precedes the result and any error there (relays take a connection's messages in order),
-        // and nothing waits for its OK, a round trip. Feedback goes to our relays only.
+        // The model's request goes out first (the fork runs until it waits for Ollama), then
+        // `processing`, signed while the model works. Its fork also starts at once: its frame is on
+        // every relay's connection before the fork returns, so it precedes any partial, the result
+        // and any error there (relays take a connection's messages in order), and nothing waits for
+        // its OK, a round trip. Feedback goes to our relays only.
+        const generating = yield* Effect.forkChild(generate(keys, job, config, options), { startImmediately: true })
         yield* Effect.forkChild(sendFeedback(keys, job, "processing"), { startImmediately: true })
         const { generation, price, invoice } = yield* Effect.gen(function*() {
-          const generation = yield* generate(keys, job, config, options)
+          // A job stopped while the model works stops the model (and its partials) before anything else.
+          const generation = yield* Fiber.join(generating).pipe(Effect.onInterrupt(() => Fiber.interrupt(generating)))
           if (mode === "free") {
             yield* store.record({ id: job.id, priceSats: 0, payment: "free" })
             return { generation, price: 0, invoice: { amountMsats: 0 } as Invoice }
