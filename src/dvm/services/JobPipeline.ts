@@ -230,8 +230,11 @@ function makeJobPipeline() {
         return issued
       })
 
+    /** Handed to the relays at once, ahead of the job's later replies (as `processing` is); its OK is not waited for. */
     const reportQueued = (keys: Keys, request: RequestRef, position: number) =>
-      position > 0 ? sendFeedback(keys, request, "processing", { extra: `queued: position ${position}, waiting for Ollama` }) : Effect.void
+      position > 0
+        ? Effect.forkChild(sendFeedback(keys, request, "processing", { extra: `queued: position ${position}, waiting for Ollama` }), { startImmediately: true })
+        : Effect.void
 
     /** `slot.queued` says whether the job holds its place in the admission queue (taken here once a pay-first job is paid). */
     const runJob = (keys: Keys, job: JobRequest, slot: { queued: boolean }) =>
