@@ -105,6 +105,9 @@ describe("job pipeline against a real relay and an Ollama API", function() {
     assert.equal(invoice?.amountSats, tokens)
     assert.deepEqual(tag(result, "amount"), ["amount", String(tokens * 1000), invoice?.bolt11])
     assert.deepEqual(tag(replies.feedback[1] as Event, "amount"), ["amount", String(tokens * 1000), invoice?.bolt11])
+    // Every feedback says something a person can read.
+    assert.deepEqual(tag(replies.feedback[0] as Event, "status"), ["status", "processing", "running on qwen2.5:0.5b"])
+    assert.deepEqual(tag(replies.feedback[1] as Event, "status"), ["status", "success", `done: ${tokens} tokens, ${tokens} sats`])
 
     // The model param was honoured; max_tokens was capped at our setting; the rest passed through.
     const request = ollama.requests.at(-1)

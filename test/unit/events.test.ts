@@ -151,11 +151,11 @@ describe("events: resultEvent (kind 6050)", () => {
     assert.equal(verifySignature(parsed), true)
   })
 
-  it("has an e tag without relay hint when none is given, and an amount without bolt11 when free", () => {
+  it("has an e tag without relay hint when none is given, and no amount when nothing is owed (free, prepaid)", () => {
     const event = requestEvent([["i", "hi", "text"]])
-    const template = resultEvent(jobOf(event), "out", { amountMsats: 0 })
+    const template = resultEvent(jobOf(event), "out", undefined)
     assert.deepEqual(tagsNamed(template, "e"), [["e", event.id]])
-    assert.deepEqual(tagsNamed(template, "amount"), [["amount", "0"]])
+    assert.deepEqual(tagsNamed(template, "amount"), [])
   })
 
   it("echoes no i tags for a prompt given only in content", () => {
@@ -217,6 +217,7 @@ describe("events: handlerInfoEvent (kind 31990)", () => {
     assert.equal(content.name, profile.name)
     assert.equal(content.about, profile.about)
     assert.equal(content.encryptionSupported, true)
+    assert.equal(content.supportsEncryption, true, "the spelling nostrdvm reads")
     assert.deepEqual(content.encryptionSchemes, ["nip04", "nip44"])
     assert.deepEqual(
       Object.keys(content.nip90Params).sort(),

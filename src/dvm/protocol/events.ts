@@ -52,12 +52,13 @@ export const feedbackEvent = (
 
 /**
  * The job result. `content` is the output, already encrypted by the caller when the request was
- * encrypted; then the cleartext inputs are left out and `["encrypted"]` is added.
+ * encrypted; then the cleartext inputs are left out and `["encrypted"]` is added. `invoice` only
+ * when money is owed: clients read an `amount` tag as a request to pay (free and prepaid: none).
  */
 export const resultEvent = (
   job: JobRequest,
   content: string,
-  invoice: Invoice,
+  invoice: Invoice | undefined,
   relayHint?: string
 ): EventTemplate => {
   const tags: Array<Array<string>> = [
@@ -65,7 +66,7 @@ export const resultEvent = (
     relayHint ? ["e", job.id, relayHint] : ["e", job.id],
     ...(job.encryption ? [] : job.inputTags.map((t) => [...t])),
     ["p", job.customer],
-    amountTag(invoice)
+    ...(invoice ? [amountTag(invoice)] : [])
   ]
   if (job.encryption) tags.push(["encrypted"])
   return { kind: resultKindFor(job.kind), created_at: nowSeconds(), tags, content }
@@ -86,7 +87,9 @@ export const handlerInfoEvent = (config: Config, profile: HandlerProfile): Event
   content: JSON.stringify({
     name: profile.name,
     about: profile.about,
+    // Both spellings: nostrdvm reads the second, its web client and others the first.
     encryptionSupported: true,
+    supportsEncryption: true,
     encryptionSchemes: ["nip04", "nip44"],
     nip90Params: {
       model: { required: false, values: config["textGeneration.model"] ? [config["textGeneration.model"]] : [] },

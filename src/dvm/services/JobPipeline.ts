@@ -168,9 +168,8 @@ function makeJobPipeline() {
       })
 
     /** The model's answer, stopped (and Ollama aborted) when it runs past the job timeout. */
-    const generate = (keys: Keys, job: JobRequest, config: Config, options: GenerationOptions) =>
+    const generate = (keys: Keys, job: JobRequest, config: Config, options: GenerationOptions, model: string) =>
       Effect.gen(function*() {
-        const model = yield* chooseModel(job, config)
         const timeoutSeconds = config["limits.jobTimeoutSeconds"]
         const intervalMs = config["streaming.intervalMs"]
         const partials = intervalMs > 0 ? yield* streamPartials(keys, job, intervalMs) : undefined
@@ -267,24 +266,27 @@ function makeJobPipeline() {
         // every relay's connection before the fork returns, so it precedes any partial, the result
         // and any error there (relays take a connection's messages in order), and nothing waits for
         // its OK, a round trip. Feedback goes to our relays only.
-        const generating = yield* Effect.forkChild(generate(keys, job, config, options), { startImmediately: true })
-        yield* Effect.forkChild(sendFeedback(keys, job, "processing"), { startImmediately: true })
+        const model = yield* chooseModel(job, config)
+        const generating = yield* Effect.forkChild(generate(keys, job, config, options, model), { startImmediately: true })
+        // Every feedback says something: nostrdvm-style clients pass its text on to their user.
+        yield* Effect.forkChild(sendFeedback(keys, job, "processing", { extra: `running on ${model}` }), { startImmediately: true })
         const { generation, price, invoice } = yield* Effect.gen(function*() {
           // A job stopped while the model works stops the model (and its partials) before anything else.
           const generation = yield* Fiber.join(generating).pipe(Effect.onInterrupt(() => Fiber.interrupt(generating)))
           if (mode === "free") {
             yield* store.record({ id: job.id, priceSats: 0, payment: "free" })
-            return { generation, price: 0, invoice: { amountMsats: 0 } as Invoice }
+            return { generation, price: 0, invoice: undefined }
           }
           if (prepaidSats !== undefined) {
-            return { generation, price: prepaidSats, invoice: { amountMsats: satsToMsats(prepaidSats) } as Invoice }
+            return { generation, price: prepaidSats, invoice: undefined }
           }
           const measured = priceSats(generation, pricingOf(config))
           // Never above the customer's bid; max_tokens was capped so this only trims rounding.
           const price = job.bidMsats === undefined ? measured : Math.min(measured, Math.floor(job.bidMsats / 1000))
           const issued = yield* issueInvoice(job, config, price, `${generation.promptTokens + generation.completionTokens} tokens`)
           yield* settlement.watch(job.id, issued)
-          return { generation, price, invoice: { amountMsats: satsToMsats(price), bolt11: issued.bolt11 } as Invoice }
+          const owed: Invoice = { amountMsats: satsToMsats(price), bolt11: issued.bolt11 }
+          return { generation, price, invoice: owed }
         })
 
         const content = job.encryption ? encryptFor(job.encryption, keys.secretKey, job.customer, generation.text) : generation.text
@@ -303,7 +305,10 @@ function makeJobPipeline() {
           }),
           Effect.mapError((e) => new JobFailure(`the result could not be delivered: ${e.message}`))
         )
-        yield* sendFeedback(keys, job, "success", invoice.bolt11 ? { invoice } : {})
+        // The result asks for money only when money is owed (pay-after); what was paid is said here.
+        const tokens = generation.promptTokens + generation.completionTokens
+        const paid = mode === "free" ? "free" : prepaidSats !== undefined ? `${prepaidSats} sats paid in advance` : `${price} sats`
+        yield* sendFeedback(keys, job, "success", { extra: `done: ${tokens} tokens, ${paid}`, ...(invoice ? { invoice } : {}) })
         yield* Effect.logInfo(
           `Job ${job.id.slice(0, 8)} done: ${generation.model}, ${generation.promptTokens}+${generation.completionTokens} tokens, ${price} sats`
         )
