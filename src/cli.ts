@@ -7,13 +7,15 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Effect, Layer, Logger, ManagedRuntime, Result } from "effect"
-import { decodeQualifiedConfig } from "./dvm/config"
+import { Effect, Layer, Logger, ManagedRuntime, Result, Stream, SubscriptionRef } from "effect"
+import { type Config, decodeQualifiedConfig } from "./dvm/config"
 import { providerLayer } from "./dvm/providerLayer"
 import { parseMnemonic } from "./dvm/mnemonic"
 import { parseSecretKey } from "./dvm/protocol/identity"
 import { useWasmSignatures } from "./dvm/protocol/signing"
-import { Kind5050DVM } from "./dvm/services/Kind5050DVM"
+import { Inference } from "./dvm/services/Inference"
+import { Kind5050DVM, reachable, relaySummary, relaysSettled } from "./dvm/services/Kind5050DVM"
+import { Nostr, RELAY_TIMEOUT_MS } from "./dvm/services/Nostr"
 import { Settings } from "./dvm/services/Settings"
 import { consoleLogger } from "./headless/consoleLog"
 import { walletLayer } from "./dvm/services/walletLayer"
@@ -31,6 +33,52 @@ Secrets come from the environment: ${SECRET_ENV.nostrSecretKey} (hex or nsec; ge
 in the data dir when unset), ${SECRET_ENV.sparkMnemonic} (wallet.backend "spark") and
 ${SECRET_ENV.nwcUrl} (wallet.backend "nwc").
 ${WALLET_TIMEOUT_ENV} (seconds, at most ${WALLET_DEADLINES.invoiceStatusMs / 1000}) shortens how long any wallet call may take.`
+
+/** The start summary waits this long at most for every relay's first connection attempt to end. */
+const SUMMARY_WAIT_MS = RELAY_TIMEOUT_MS + 2000
+
+/**
+ * What this provider serves and how, said once it is online, one plain line each (no secret): who
+ * it is, each relay (connected or failed, and why), kinds, models, payment, price, where its data
+ * and its key are.
+ */
+const startSummary = (config: Config, dataDir: string, keyFromEnv: boolean) =>
+  Effect.gen(function*() {
+    const dvm = yield* Kind5050DVM
+    const nostr = yield* Nostr
+    // Each relay connected or failed once; one still trying after the bound is shown as connecting.
+    yield* SubscriptionRef.changes(nostr.relayStates).pipe(
+      Stream.filter(relaysSettled),
+      Stream.take(1),
+      Stream.runDrain,
+      Effect.timeoutOrElse({ duration: SUMMARY_WAIT_MS, orElse: () => Effect.void })
+    )
+    const relays = yield* SubscriptionRef.get(nostr.relayStates)
+    const status = yield* SubscriptionRef.get(dvm.status)
+    const ollama = yield* (yield* Inference).status
+    const chosen = config["textGeneration.model"]
+    const installed = ollama.reachable
+      ? `${ollama.models.join(", ") || "none"} installed in Ollama at ${ollama.host}`
+      : `Ollama at ${ollama.host} not reachable now${ollama.error ? ` (${ollama.error})` : ""}`
+    const mode = config["payment.mode"]
+    const lines = [
+      `Serving as ${status.npub ?? "(unknown)"}`,
+      ...relays.map((r) => `Relay ${r.url}: ${relaySummary(r)}`),
+      `Kinds: ${config.supportedJobKinds.join(", ")}`,
+      `Models: ${installed}; a job without an installed model of its own gets ${chosen ? `"${chosen}"` : "the first installed"}`,
+      `Payment mode: ${mode}${mode === "free" ? " (no invoices)" : ` (wallet: ${config["wallet.backend"]})`}`,
+      `Price: at least ${config["pricing.minPriceSats"]} sats a job, ${config["pricing.pricePer1kTokens"]} sats per 1,000 tokens` +
+        (mode === "free" ? " (not charged in free mode)" : ""),
+      `Data dir: ${dataDir}`,
+      keyFromEnv
+        ? `Key: from the environment variable ${SECRET_ENV.nostrSecretKey}`
+        : `Key: generated, kept in ${path.join(dataDir, GENERATED_KEY_FILE)} (readable by this user only)`
+    ]
+    for (const line of lines) yield* Effect.logInfo(line)
+    const reaching = relays.filter(reachable).length
+    if (status.unreachable) yield* Effect.logWarning(`Needs attention: no customer can reach this provider until a relay connects (retried in the background)`)
+    else yield* Effect.logInfo(`Reachable through ${reaching} of ${relays.length} relays (connected and subscribed)`)
+  })
 
 /** After a stop signal, exit even if going offline hangs. */
 const STOP_DEADLINE_MS = 4500
@@ -98,7 +146,8 @@ const main = async () => {
   installProcessGuards((line) => process.stderr.write(line + "\n"), () => secretValues(dataDir))
   const config = readConfig(configFile)
   const givenKey = process.env[SECRET_ENV.nostrSecretKey]
-  if (givenKey && givenKey.trim() !== "") {
+  const keyFromEnv = givenKey !== undefined && givenKey.trim() !== ""
+  if (keyFromEnv) {
     const parsed = parseSecretKey(givenKey)
     if ("error" in parsed) fail(`${SECRET_ENV.nostrSecretKey} is not usable: ${parsed.error}`)
   }
@@ -140,6 +189,7 @@ const main = async () => {
     await runtime.dispose()
     fail(reason || "could not go online", 1)
   }
+  if (!stopping) await runtime.runPromise(startSummary(config, dataDir, keyFromEnv).pipe(Effect.ignore))
 }
 
 main().catch((e) => fail(`unexpected error: ${e instanceof Error ? e.message : String(e)}`, 1))

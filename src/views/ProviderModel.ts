@@ -127,7 +127,9 @@ export const checkProvider = (model: ProviderModel) =>
   }).pipe(Effect.ensuring(Effect.sync(() => model.update({ checking: false, checkedAt: Date.now() }))))
 
 /** The configured relays, each with its connection state ("offline" when we are not connecting it). */
-export const relayView = (snapshot: ProviderSnapshot): ReadonlyArray<{ readonly url: string; readonly status: RelayState["status"] | "offline"; readonly lastError?: string }> => {
+export type RelayView = Omit<RelayState, "status"> & { readonly status: RelayState["status"] | "offline" }
+
+export const relayView = (snapshot: ProviderSnapshot): ReadonlyArray<RelayView> => {
   const byUrl = new Map(snapshot.relays.map((r) => [r.url, r]))
   const configured = snapshot.config.relays.map((url) => url.replace(/\/+$/, ""))
   return [...new Set(configured)].map((url) => byUrl.get(url) ?? { url, status: "offline" as const })

@@ -11,6 +11,12 @@ export type RelayConnection = "connecting" | "connected" | "disconnected" | "off
 export interface PanelRelay {
   readonly url: string
   readonly status: RelayConnection
+  /** The relay for a person: connected or failed, subscribed, whether it took our announcement, its last error. */
+  readonly detail?: string
+  /** Our subscriptions are live on it. */
+  readonly subscribed?: boolean
+  /** It accepted our last announcement (absent: none sent to it yet). */
+  readonly announced?: boolean
   readonly lastError?: string
 }
 

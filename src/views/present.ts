@@ -4,23 +4,23 @@
  */
 import { npubEncode } from "nostr-tools/nip19"
 import type { PanelJob, PanelState } from "./messages"
-import { type ProviderSnapshot, relayView } from "./ProviderModel"
+import { relaySummary } from "../dvm/services/Kind5050DVM"
+import { type ProviderSnapshot, type RelayView, relayView } from "./ProviderModel"
 
 export const EXTENSION_ID = "sell-compute.sell-compute"
 
 /**
- * What needs the user's attention while online: every relay down (no customer can reach us), a
- * problem the provider reported (e.g. the wallet stopped answering), or a history that cannot be
- * written.
+ * What needs the user's attention while online: no relay connected and subscribed (no customer can
+ * reach us; the provider says why, from the moment it is online), a problem the provider reported
+ * (e.g. the wallet stopped answering), or a history that cannot be written.
  */
 export const onlineProblem = (s: ProviderSnapshot): string | undefined => {
   if (s.status.state !== "online") return undefined
-  const relays = relayView(s)
-  if (relays.length > 0 && relays.every((r) => r.status !== "connected" && r.status !== "connecting")) {
-    return "no relay is connected, so no customer can reach this provider"
-  }
-  return s.status.error ?? s.historyProblem
+  return s.status.unreachable ?? s.status.error ?? s.historyProblem
 }
+
+/** One relay in the panel's list: its state, and while we use it, subscribed, announced, last error. */
+export const relayDetail = (r: RelayView): string => (r.status === "offline" ? "offline" : relaySummary({ ...r, status: r.status }))
 
 /** The word tests and people look for is always there: Online or Offline. */
 export const statusBarText = (s: ProviderSnapshot): string => {
@@ -149,7 +149,14 @@ export const panelState = (s: ProviderSnapshot): PanelState => {
         ...(s.wallet.error ? { error: s.wallet.error } : {})
       }
       : { checked: false, needed: paymentMode !== "free", backend: s.config["wallet.backend"] },
-    relays: relayView(s).map((r) => ({ url: r.url, status: r.status, ...(r.lastError ? { lastError: r.lastError } : {}) })),
+    relays: relayView(s).map((r) => ({
+      url: r.url,
+      status: r.status,
+      detail: relayDetail(r),
+      ...(r.subscribed !== undefined ? { subscribed: r.subscribed } : {}),
+      ...(r.announced !== undefined ? { announced: r.announced } : {}),
+      ...(r.lastError ? { lastError: r.lastError } : {})
+    })),
     jobs,
     earnings: s.earnings,
     model: modelLabel(s),

@@ -115,7 +115,7 @@ const relayItem = (relay: PanelRelay) => {
   const item = el("li", undefined, "relay")
   item.dataset.url = relay.url
   item.dataset.status = relay.status
-  item.append(el("span", "", "dot"), el("span", relay.url, "url"), el("span", relay.status, "relay-status"))
+  item.append(el("span", "", "dot"), el("span", relay.url, "url"), el("span", relay.detail ?? relay.status, "relay-status"))
   if (relay.lastError && relay.status !== "connected") item.title = relay.lastError
   return item
 }

@@ -157,6 +157,57 @@ describe("headless host (dist/cli.js)", function() {
     }
   })
 
+  it("says at start who it is, each relay connected or failed, kinds, models, payment, price, data dir and where the key is", async () => {
+    const secretKey = generateSecretKey()
+    const npub = nip19.npubEncode(getPublicKey(secretKey))
+    const file = writeConfig({
+      "sellCompute.relays": [relay.url, "ws://127.0.0.1:1"],
+      "sellCompute.ollama.host": ollama.url,
+      "sellCompute.payment.mode": "free",
+      "sellCompute.pricing.minPriceSats": 5,
+      "sellCompute.pricing.pricePer1kTokens": 1.5
+    })
+    const run = runCli(["--config", file, "--data-dir", dir], { SELL_COMPUTE_NOSTR_SECRET_KEY: bytesToHex(secretKey) })
+    try {
+      await waitFor(() => run.output().includes("Key: "), 20_000, "the start summary")
+      const log = run.output()
+      const line = (pattern: RegExp) => assert.match(log, pattern, log)
+      line(new RegExp(`INFO  Serving as ${npub}\n`))
+      line(new RegExp(`INFO  Relay ${relay.url}: connected, subscribed, announcement accepted\n`))
+      line(/INFO  Relay ws:\/\/127\.0\.0\.1:1: failed.*\(last error: .*ECONNREFUSED.*\)\n/)
+      line(/INFO  Kinds: 5050\n/)
+      line(new RegExp(`INFO  Models: llama3\\.2:1b installed in Ollama at ${ollama.url.replace(/\./g, "\\.")}; `))
+      line(/INFO  Payment mode: free \(no invoices\)\n/)
+      line(/INFO  Price: at least 5 sats a job, 1\.5 sats per 1,000 tokens \(not charged in free mode\)\n/)
+      line(new RegExp(`INFO  Data dir: ${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\n`))
+      line(/INFO  Key: from the environment variable SELL_COMPUTE_NOSTR_SECRET_KEY\n/)
+      assert.ok(!log.includes(bytesToHex(secretKey)) && !log.includes(nip19.nsecEncode(secretKey)), "no secret in the log")
+      line(/INFO  Reachable through 1 of 2 relays \(connected and subscribed\)\n/)
+      assert.ok(!/Needs attention/.test(log), "one relay reaches customers")
+    } finally {
+      run.child.kill("SIGTERM")
+      await run.exited
+    }
+  })
+
+  it("with only a dead relay, goes online saying it needs attention and why, and where its generated key is kept", async () => {
+    const file = writeConfig({ "sellCompute.relays": ["ws://127.0.0.1:1"], "sellCompute.ollama.host": ollama.url, "sellCompute.payment.mode": "free" })
+    const run = runCli(["--config", file, "--data-dir", dir])
+    try {
+      await waitFor(() => run.output().includes("Needs attention"), 20_000, "the warning")
+      const log = run.output()
+      assert.match(log, /INFO  Relay ws:\/\/127\.0\.0\.1:1: failed.*ECONNREFUSED/)
+      assert.match(log, /WARN  Online, but no relay is connected \(ws:\/\/127\.0\.0\.1:1: .*ECONNREFUSED.*\), so no customer can reach this provider; its relays are retried in the background/)
+      assert.match(log, /WARN  Needs attention: no customer can reach this provider until a relay connects \(retried in the background\)/)
+      assert.ok(log.includes(`Key: generated, kept in ${path.join(dir, GENERATED_KEY_FILE)} (readable by this user only)`), log)
+      const key = fs.readFileSync(path.join(dir, GENERATED_KEY_FILE), "utf8").trim()
+      assert.ok(key.length > 0 && !log.includes(key), "the generated key is not in the log")
+    } finally {
+      run.child.kill("SIGTERM")
+      assert.equal(await run.exited, 0)
+    }
+  })
+
   it("refuses to go online while another process is online with the same data dir", async () => {
     const file = writeConfig({
       "sellCompute.relays": [relay.url],

@@ -4,6 +4,8 @@ import { generateSecretKey, getPublicKey } from "nostr-tools/pure"
 import { npubEncode } from "nostr-tools/nip19"
 import { defaultConfig } from "../../src/dvm/config"
 import type { JobRecord } from "../../src/dvm/services/JobStore"
+import { relaySummary, unreachableReason } from "../../src/dvm/services/Kind5050DVM"
+import type { RelayState } from "../../src/dvm/services/Nostr"
 import {
   escapeMarkdown,
   panelState,
@@ -40,10 +42,13 @@ describe("status bar", () => {
     assert.match(statusBarTooltip(failed), /Ollama is not reachable/)
   })
 
-  it("warns while online when every relay is down, or the provider reports a problem, and says what", () => {
-    const cutOff = snapshot({ ...online, relays: relays.map((url) => ({ url, status: "disconnected" as const })) })
+  it("warns while online when no relay reaches customers, or the provider reports a problem, and says what", () => {
+    const down = relays.map((url): RelayState => ({ url, status: "disconnected", lastError: "connect ECONNREFUSED" }))
+    const cutOff = snapshot({ ...online, status: { ...online.status, unreachable: unreachableReason(down) }, relays: down })
     assert.equal(statusBarText(cutOff), "$(warning) Sell Compute: Online")
-    assert.match(statusBarTooltip(cutOff), /Online, needs attention[\s\S]*no relay is connected, so no customer can reach this provider/)
+    assert.match(statusBarTooltip(cutOff), /Online, needs attention[\s\S]*no relay is connected \\\(wss:\/\/a\\\.example: connect ECONNREFUSED;[\s\S]*so no customer can reach this provider/)
+    assert.match(panelState(cutOff).provider.error ?? "", /^no relay is connected \(wss:\/\/a\.example: connect ECONNREFUSED; .*\), so no customer can reach this provider$/)
+    assert.match(statusBarAccessibilityLabel(cutOff), /^Sell Compute: Online, needs attention, 0 of 3 relays connected\./)
     const stillConnecting = snapshot({ ...online, relays: relays.map((url) => ({ url, status: "connecting" as const })) })
     assert.equal(statusBarText(stillConnecting), "$(broadcast) Sell Compute: Online", "no alarm while relays are still connecting")
     const walletDown = snapshot({ ...online, status: { ...online.status, error: "the wallet is not ready (down); paid jobs fail until it is" } })
@@ -76,6 +81,67 @@ describe("status bar", () => {
 
   it("escapes markdown in text that comes from elsewhere", () => {
     assert.equal(escapeMarkdown("[x](command:evil)"), "\\[x\\]\\(command:evil\\)")
+  })
+})
+
+describe("reachable: a relay connected with our subscription open", () => {
+  const relay = (patch: Partial<RelayState>): RelayState => ({ url: "wss://a.example", status: "connected", subscribed: true, ...patch })
+
+  it("is reachable with one relay connected and subscribed, whatever the others", () => {
+    assert.equal(unreachableReason([relay({}), relay({ url: "ws://127.0.0.1:1", status: "disconnected", lastError: "connect ECONNREFUSED 127.0.0.1:1" })]), undefined)
+  })
+
+  it("gives no verdict while a relay is on its first attempt, and one once it failed", () => {
+    const dead = relay({ url: "ws://127.0.0.1:1", status: "disconnected", subscribed: false, lastError: "connect ECONNREFUSED 127.0.0.1:1" })
+    assert.equal(unreachableReason([dead, relay({ url: "wss://b.example", status: "connecting", subscribed: false })]), undefined)
+    assert.equal(
+      unreachableReason([dead]),
+      "no relay is connected (ws://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1), so no customer can reach this provider"
+    )
+    // Retrying after a failure is no first attempt: the warning holds between attempts.
+    assert.match(unreachableReason([{ ...dead, status: "connecting" }]) ?? "", /^no relay is connected/)
+  })
+
+  it("is not reachable through a relay that is connected but closed our subscription", () => {
+    assert.equal(
+      unreachableReason([relay({ subscribed: false })]),
+      "no relay has our subscription open (wss://a.example: subscription not open), so no request reaches this provider"
+    )
+    assert.equal(unreachableReason([]), "no relay is configured, so no customer can reach this provider")
+  })
+
+  it("says per relay: connected or failed, subscribed, whether it took our announcement, its last error", () => {
+    assert.equal(relaySummary(relay({ announced: true })), "connected, subscribed, announcement accepted")
+    assert.equal(relaySummary(relay({ subscribed: false })), "connected, not subscribed")
+    assert.equal(
+      relaySummary(relay({ announced: false, lastError: "announcement not accepted: blocked: kind" })),
+      "connected, subscribed, announcement not accepted (last error: announcement not accepted: blocked: kind)"
+    )
+    assert.equal(relaySummary(relay({ status: "connecting", subscribed: false })), "connecting")
+    assert.equal(
+      relaySummary(relay({ status: "connecting", subscribed: false, announced: false, lastError: "connect ECONNREFUSED" })),
+      "failed, retrying, announcement not accepted (last error: connect ECONNREFUSED)"
+    )
+    assert.equal(relaySummary(relay({ status: "disconnected", lastError: "connection lost" })), "failed (last error: connection lost)")
+  })
+
+  it("reaches the panel's relay list", () => {
+    const state = panelState(snapshot({
+      ...online,
+      relays: [relay({ announced: true }), relay({ url: "wss://b.example", status: "disconnected", subscribed: false, announced: false, lastError: "timed out" })]
+    }))
+    assert.deepEqual(state.relays.slice(0, 2), [
+      { url: "wss://a.example", status: "connected", detail: "connected, subscribed, announcement accepted", subscribed: true, announced: true },
+      {
+        url: "wss://b.example",
+        status: "disconnected",
+        detail: "failed, announcement not accepted (last error: timed out)",
+        subscribed: false,
+        announced: false,
+        lastError: "timed out"
+      }
+    ])
+    assert.equal(state.relays[2]?.status, "offline", "a configured relay not yet in the list")
   })
 })
 

@@ -14,7 +14,7 @@ import { Identity } from "./Identity"
 import { Inference, type InferenceStatus } from "./Inference"
 import { JobPipeline } from "./JobPipeline"
 import { JobStore } from "./JobStore"
-import { Nostr } from "./Nostr"
+import { Nostr, type RelayState } from "./Nostr"
 import { OnlineLock } from "./OnlineLock"
 import { publisher } from "./publisher"
 import { Settings } from "./Settings"
@@ -30,6 +30,44 @@ export interface DvmStatus {
   readonly npub?: string
   readonly onlineSince?: number
   readonly activeJobs: number
+  /**
+   * While online: why no customer can reach the provider (no relay connected with our subscriptions
+   * live), or undefined when one is. The provider stays online, retrying its relays.
+   */
+  readonly unreachable?: string
+}
+
+/** A relay on its first connection attempt: nothing has failed there yet. */
+const firstAttempt = (r: RelayState) => r.status === "connecting" && r.lastError === undefined
+
+/** Relays that bring us requests: connected, with our subscriptions live. */
+export const reachable = (r: RelayState) => r.status === "connected" && r.subscribed === true
+
+/** Every relay has been tried at least once (connected, or its first attempt failed). */
+export const relaysSettled = (states: ReadonlyArray<RelayState>) => !states.some(firstAttempt)
+
+/**
+ * Why no customer can reach us through these relays, or undefined when one is connected and
+ * subscribed, or while one is still on its first attempt (no verdict yet).
+ */
+export const unreachableReason = (states: ReadonlyArray<RelayState>): string | undefined => {
+  if (states.length === 0) return "no relay is configured, so no customer can reach this provider"
+  if (states.some(reachable) || !relaysSettled(states)) return undefined
+  const why = states.map((r) => `${r.url}: ${r.status === "connected" ? "subscription not open" : r.lastError ?? r.status}`).join("; ")
+  return states.some((r) => r.status === "connected")
+    ? `no relay has our subscription open (${why}), so no request reaches this provider`
+    : `no relay is connected (${why}), so no customer can reach this provider`
+}
+
+/** One relay for a person: connected or failed, subscribed, whether it took our announcement, its last error. */
+export const relaySummary = (r: RelayState): string => {
+  const announced = r.announced === undefined ? "" : r.announced ? ", announcement accepted" : ", announcement not accepted"
+  const state = r.status === "connected"
+    ? `connected, ${r.subscribed ? "subscribed" : "not subscribed"}${announced}`
+    : r.status === "connecting"
+    ? (r.lastError === undefined ? "connecting" : `failed, retrying${announced}`)
+    : `failed${announced}`
+  return r.lastError === undefined ? state : `${state} (last error: ${r.lastError})`
 }
 
 export class Kind5050DVM extends Context.Service<Kind5050DVM, {
@@ -170,6 +208,34 @@ function makeKind5050DVM() {
           }))
       )
 
+    /**
+     * While online: whether any relay reaches customers (said in the status, and in the log when it
+     * changes), and our announcement sent again when a relay that did not take it comes back.
+     */
+    const followRelays = (state: Online, initially: string | undefined) => {
+      let said = initially
+      let subscribedBefore: ReadonlySet<string> | undefined
+      return SubscriptionRef.changes(nostr.relayStates).pipe(
+        Stream.runForEach((states) =>
+          Effect.gen(function*() {
+            const now = unreachableReason(states)
+            if (now !== said) {
+              yield* setStatus({ unreachable: now })
+              if (now) yield* Effect.logWarning(`No customer can reach this provider: ${now}; retrying its relays`)
+              else if (said) yield* Effect.logInfo(`Reachable again: ${states.filter(reachable).map((r) => r.url).join(", ")} connected and subscribed`)
+              said = now
+            }
+            const subscribed = new Set(states.filter(reachable).map((r) => r.url))
+            const missed = subscribedBefore === undefined
+              ? []
+              : states.filter((r) => subscribed.has(r.url) && !subscribedBefore?.has(r.url) && r.announced === false)
+            subscribedBefore = subscribed
+            if (missed.length > 0) yield* announce(state)
+          })
+        )
+      )
+    }
+
     const goOnline = Effect.gen(function*() {
       const current = yield* SubscriptionRef.get(status)
       if (current.state === "online" || current.state === "going-online") return
@@ -227,8 +293,12 @@ function makeKind5050DVM() {
         const unpaid = job.payment === "unpaid" ? " (do not pay its earlier invoice)" : ""
         yield* pipeline.fail(keys, { id: job.id, customer: job.customer }, `the provider stopped before finishing this job; please send it again${unpaid}`)
       }
-      yield* setStatus({ state: "online", npub: keys.npub, onlineSince: Date.now(), error: undefined })
+      // The relays' first attempts have settled (the announcement waited for them), or nearly.
+      const unreachable = unreachableReason(yield* SubscriptionRef.get(nostr.relayStates))
+      yield* setStatus({ state: "online", npub: keys.npub, onlineSince: Date.now(), error: undefined, unreachable })
       yield* Effect.logInfo(`Online as ${keys.npub} on ${config.relays.join(", ")}`)
+      if (unreachable) yield* Effect.logWarning(`Online, but ${unreachable}; its relays are retried in the background`)
+      yield* followRelays(state, unreachable).pipe(Effect.forkIn(scope))
     })
 
     const goOffline = Effect.gen(function*() {
@@ -250,7 +320,7 @@ function makeKind5050DVM() {
       yield* nostr.setRelays([])
       yield* nostr.setAuthSigner(undefined)
       yield* lock.release
-      yield* setStatus({ state: "offline", onlineSince: undefined, activeJobs: 0 })
+      yield* setStatus({ state: "offline", onlineSince: undefined, activeJobs: 0, unreachable: undefined })
       yield* Effect.logInfo("Offline")
     })
 

@@ -9,6 +9,7 @@
 import { Context, Effect, FiberMap, Layer, Queue, Stream, SubscriptionRef } from "effect"
 import type { Filter } from "nostr-tools/filter"
 import { RelayError } from "../errors"
+import { HANDLER_INFO_KIND } from "../protocol/events"
 import type { IncomingEvent, NostrEvent } from "../protocol/nostrEvent"
 import { publicOnlyLookup, type Resolver, whyNotPublicRelay } from "../publicRelay"
 import { type AuthSigner, RelayConnection, type RelayConnectionEvents } from "./relayConnection"
@@ -21,6 +22,21 @@ export type RelayStatus = "connecting" | "connected" | "disconnected"
 export interface RelayState {
   readonly url: string
   readonly status: RelayStatus
+  /**
+   * Our subscriptions are live here: each one's REQ sent on this open connection and not CLOSED by
+   * the relay since. Only a relay connected and subscribed brings us requests. Absent: false.
+   */
+  readonly subscribed?: boolean
+  /**
+   * Whether the relay accepted our last announcement (kind 31990), as its OK said; absent until one
+   * was published while the relay was ours. Kept across reconnects (the relay still holds it).
+   */
+  readonly announced?: boolean
+  /**
+   * What last went wrong with this relay (a failed or lost connection, a refused announcement). Kept
+   * while it retries and after it recovers, so it can be shown; a relay connecting with no
+   * `lastError` is on its first attempt.
+   */
   readonly lastError?: string
 }
 
@@ -88,6 +104,7 @@ interface Listener {
 
 /** One live connection to one of our relays and our subscriptions on it. */
 interface Link {
+  readonly url: string
   readonly relay: RelayConnection
   /** Relay subscription id → whose it is and when it was opened. */
   readonly subscriptions: Map<string, { readonly listener: Listener; readonly openedAt: number }>
@@ -96,6 +113,8 @@ interface Link {
   /** Resubscriptions waiting out their backoff. */
   readonly timers: Set<ReturnType<typeof setTimeout>>
 }
+
+const NOT_CONNECTED = "not connected"
 
 const normalize = (url: string) => url.replace(/\/+$/, "")
 
@@ -169,11 +188,26 @@ function makeNostr(options: NostrOptions) {
     const signer = () => authSigner
     const dropped = { forged: 0, badFrames: 0 }
 
-    const setState = (state: RelayState) =>
+    /** Changes one of our relays' state (a relay no longer ours is left out). */
+    const patchState = (url: string, patch: Partial<Omit<RelayState, "url">>) =>
       SubscriptionRef.update(relayStates, (states) =>
-        wanted.includes(state.url)
-          ? wanted.map((url) => (url === state.url ? state : states.find((s) => s.url === url) ?? { url, status: "connecting" as const }))
+        wanted.includes(url)
+          ? wanted.map((u) => {
+            const state = states.find((s) => s.url === u) ?? { url: u, status: "connecting" as const }
+            return u === url ? { ...state, ...patch } : state
+          })
           : states)
+    /** The same from a callback (the ref's update holds its permit only synchronously, so this never waits). */
+    const patchStateNow = (url: string, patch: Partial<Omit<RelayState, "url">>) => Effect.runSync(patchState(url, patch))
+
+    /** Every listener has a subscription open on this connection. */
+    const noteSubscribed = (link: Link) => {
+      if (connections.get(link.url) !== link) return
+      const open = new Set([...link.subscriptions.values()].map((entry) => entry.listener))
+      patchStateNow(link.url, { subscribed: listeners.size > 0 && [...listeners].every((l) => open.has(l)) })
+    }
+    /** Which of our announcements the per-relay `announced` follows: the latest only. */
+    let announcementSeq = 0
 
     const deliver = (listener: Listener, event: IncomingEvent) => {
       // Capped at now: one event dated in the future must not make a resubscribe skip what comes next.
@@ -199,6 +233,7 @@ function makeNostr(options: NostrOptions) {
         eoseTimeout: RELAY_TIMEOUT_MS
       })
       link.subscriptions.set(subscription.id, { listener, openedAt: Date.now() })
+      noteSubscribed(link)
     }
 
     const closeSubscriptions = (link: Link, listener: Listener) => {
@@ -208,6 +243,7 @@ function makeNostr(options: NostrOptions) {
         link.relay.openSubs.get(id)?.close()
       }
       link.awaitingAuth.delete(listener)
+      noteSubscribed(link)
     }
 
     /** Keeps one relay connected for as long as its fiber lives. */
@@ -231,7 +267,7 @@ function makeNostr(options: NostrOptions) {
         let closedStreak = 0
         let attempt = 0
         while (true) {
-          yield* setState({ url, status: "connecting" })
+          yield* patchState(url, { status: "connecting", subscribed: false })
           let link: Link | undefined
           const events: RelayConnectionEvents = {
             alreadyHave: (id) => seenIds.has(id),
@@ -246,6 +282,7 @@ function makeNostr(options: NostrOptions) {
               const entry = link?.subscriptions.get(subscriptionId)
               if (!link || !entry) return
               link.subscriptions.delete(subscriptionId)
+              noteSubscribed(link)
               if (!listeners.has(entry.listener)) return
               closures.note(quoted(reason, 100))
               if (reason.startsWith("auth-required:") && link.relay.authState !== "ok") {
@@ -281,12 +318,12 @@ function makeNostr(options: NostrOptions) {
           if (connected._tag === "Success") {
             attempt = 0
             lastAttemptFailed.delete(url)
-            link = { relay, subscriptions: new Map(), awaitingAuth: new Set(), timers: new Set() }
+            link = { url, relay, subscriptions: new Map(), awaitingAuth: new Set(), timers: new Set() }
             const live = link
             connections.set(url, live)
             // Before anything else can publish here: those waiting were first, and go first.
             for (const wake of connectWaiters.get(url) ?? []) wake()
-            yield* setState({ url, status: "connected" })
+            yield* patchState(url, { status: "connected", subscribed: false })
             for (const listener of listeners) openSubscription(live, listener)
             relay.answerChallenge() // a challenge that came with the connection, before we held it
             yield* Effect.promise(() => closed).pipe(
@@ -297,13 +334,14 @@ function makeNostr(options: NostrOptions) {
                 if (connections.get(url) === live) connections.delete(url)
               }))
             )
-            yield* setState({ url, status: "disconnected", lastError: "connection lost" })
+            yield* patchState(url, { status: "disconnected", subscribed: false, lastError: "connection lost" })
           } else {
             relay.close()
             lastAttemptFailed.add(url)
-            // Publishes waiting for this relay give up now rather than at their timeout.
+            // Said before the publishes waiting for this relay give up (now rather than at their
+            // timeout), so whoever they report to sees why.
+            yield* patchState(url, { status: "disconnected", subscribed: false, lastError: connected.failure })
             for (const wake of connectWaiters.get(url) ?? []) wake()
-            yield* setState({ url, status: "disconnected", lastError: connected.failure })
           }
           const backoff = Math.min(MAX_BACKOFF_MS, 500 * 2 ** attempt)
           attempt++
@@ -360,7 +398,7 @@ function makeNostr(options: NostrOptions) {
       if (connection) return publishOn(connection.relay, event)
       // In backoff after a failed attempt: not worth waiting for. A first connection (a relay just
       // added, as when going online) or a reconnect after a lost connection is waited for.
-      if (lastAttemptFailed.has(url)) return Promise.reject(new Error("not connected"))
+      if (lastAttemptFailed.has(url)) return Promise.reject(new Error(NOT_CONNECTED))
       return new Promise((resolve) => {
         const waiters = connectWaiters.get(url) ?? new Set()
         connectWaiters.set(url, waiters)
@@ -368,7 +406,7 @@ function makeNostr(options: NostrOptions) {
           clearTimeout(timer)
           waiters.delete(done)
           const relay = connections.get(url)?.relay
-          resolve(relay ? publishOn(relay, event) : Promise.reject(new Error("not connected")))
+          resolve(relay ? publishOn(relay, event) : Promise.reject(new Error(NOT_CONNECTED)))
         }
         const timer = setTimeout(done, RELAY_TIMEOUT_MS)
         waiters.add(done)
@@ -403,10 +441,36 @@ function makeNostr(options: NostrOptions) {
       }
     }
 
+    /**
+     * Each of our relays' answer to our latest announcement, as it comes (a relay slower than the
+     * publish's grace still counts when its OK arrives). Handlers attached before the publish's own,
+     * so what has settled is recorded by the time the publish returns.
+     */
+    const noteAnnouncement = (targets: ReadonlyArray<string>, attempts: ReadonlyArray<Promise<string>>) => {
+      const seq = ++announcementSeq
+      attempts.forEach((attempt, i) => {
+        const url = targets[i] as string
+        if (!wanted.includes(url)) return
+        attempt.then(
+          () => {
+            if (seq === announcementSeq) patchStateNow(url, { announced: true })
+          },
+          (error: unknown) => {
+            if (seq !== announcementSeq) return
+            const reason = reasonOf(error)
+            // A relay we are not connected to keeps the connection's error, which says more.
+            patchStateNow(url, reason === NOT_CONNECTED ? { announced: false } : { announced: false, lastError: `announcement not accepted: ${reason}` })
+          }
+        )
+      })
+    }
+
     const publish = (event: NostrEvent, extraRelays: ReadonlyArray<string> = []) =>
       Effect.gen(function*() {
         const targets = [...new Set([...wanted, ...extraRelays.map(normalize)])]
-        const settled = yield* settleWithGrace(targets.map((url) => publishTo(url, event)))
+        const attempts = targets.map((url) => publishTo(url, event))
+        if (event.kind === HANDLER_INFO_KIND) noteAnnouncement(targets, attempts)
+        const settled = yield* settleWithGrace(attempts)
         const accepted: Array<string> = []
         const failed: Array<{ url: string; reason: string }> = []
         settled.forEach((outcome, i) => {
