@@ -1,7 +1,8 @@
 /**
- * What a job may cost before it runs: the worst case (a bound on the prompt's tokens plus
- * max_tokens), fitted to the customer's bid by lowering max_tokens. A bid below our minimum, or too
- * small for even one token, is refused with our price.
+ * What a job may cost before it runs: the worst case (the prompt's expected tokens, see
+ * promptTokens.ts, plus max_tokens), fitted to the customer's bid by lowering max_tokens. A bid below
+ * our minimum, or too small for even one token, is refused with our price. The charge itself never
+ * exceeds the bid, whatever the model counts (JobPipeline caps it).
  */
 import type { Config } from "./config"
 import { maxTokensWithin, priceSats, type Pricing, promptTokenBound, satsToMsats } from "./pricing"
@@ -16,9 +17,9 @@ export type Quote =
   | { readonly maxTokens: number; readonly worstSats: number }
   | { readonly refused: string; readonly priceMsats: number }
 
-export const quoteFor = (job: JobRequest, config: Config): Quote => {
+/** `promptTokens`: the prompt's expected tokens on the chosen model (default: the safe bound). */
+export const quoteFor = (job: JobRequest, config: Config, promptTokens = promptTokenBound(job.prompt)): Quote => {
   const pricing = pricingOf(config)
-  const promptTokens = promptTokenBound(job.prompt)
   let maxTokens = generationOptions(job.params, config).maxTokens
   const worst = () => priceSats({ promptTokens, completionTokens: maxTokens }, pricing)
   if (job.bidMsats === undefined || job.bidMsats >= satsToMsats(worst())) return { maxTokens, worstSats: worst() }

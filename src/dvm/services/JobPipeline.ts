@@ -17,6 +17,7 @@ import { generationOptions, type GenerationOptions, type JobRequest, parseJobReq
 import { type IncomingEvent, type NostrEvent, tagValues } from "../protocol/nostrEvent"
 import { priceSats, satsToMsats } from "../pricing"
 import { isPublicRelayUrl } from "../publicRelay"
+import { PromptTokens, utf8Bytes } from "../promptTokens"
 import { pricingOf, quoteFor } from "../quote"
 import { ReplyBudget } from "../replyBudget"
 import { Inference } from "./Inference"
@@ -53,6 +54,8 @@ const OFFLINE_PUBLISH_TIMEOUT_MS = 3000
 const WITHDRAWN_LIMIT = 10_000
 /** Requests dropped for want of reply budget are reported at most this often. */
 const DROPPED_REPORT_MS = 60_000
+/** On start, prompt-token estimates learn from this many of the latest jobs in the history. */
+const LEARN_FROM_JOBS = 500
 /** Partial results stop past this much text (relays refuse large events); the result has it all. */
 export const MAX_PARTIAL_CHARS = 32_000
 
@@ -97,6 +100,11 @@ function makeJobPipeline() {
     const { sign, publishSigned, publishLogged } = publisher(nostr)
 
     const permits = yield* Semaphore.make(1)
+    /** Prompt tokens expected per model, learned from what Ollama counted (the history's last jobs first). */
+    const promptTokens = new PromptTokens()
+    for (const job of [...yield* store.recent(LEARN_FROM_JOBS)].reverse()) {
+      if (job.model && job.promptBytes !== undefined && job.promptTokens !== undefined) promptTokens.observe(job.model, job.promptBytes, job.promptTokens)
+    }
     let models: { readonly at: number; readonly names: ReadonlyArray<string> } | undefined
     const admission = new Admission(admissionLimits(yield* settings.current))
     /** Jobs admitted and not ended: id → customer (only the customer may cancel). */
@@ -196,9 +204,12 @@ function makeJobPipeline() {
           Effect.ensuring(partials ? partials.stop : Effect.void)
         )
         recorder?.(job.id, "last-byte")
+        const promptBytes = utf8Bytes(job.prompt)
+        promptTokens.observe(model, promptBytes, generation.promptTokens)
         yield* store.record({
           id: job.id,
           model,
+          promptBytes,
           promptTokens: generation.promptTokens,
           completionTokens: generation.completionTokens
         })
@@ -240,7 +251,9 @@ function makeJobPipeline() {
       Effect.gen(function*() {
         const config = yield* settings.current
         const mode = config["payment.mode"]
-        const quote = mode === "free" ? undefined : quoteFor(job, config)
+        // The model first: what the prompt is expected to cost depends on its tokenizer.
+        const model = yield* chooseModel(job, config)
+        const quote = mode === "free" ? undefined : quoteFor(job, config, promptTokens.estimate(model, job.prompt))
         if (quote && "refused" in quote) return yield* Effect.fail(new JobFailure(quote.refused, quote.priceMsats, true))
         const options = { ...generationOptions(job.params, config), ...(quote ? { maxTokens: quote.maxTokens } : {}) }
 
@@ -266,7 +279,6 @@ function makeJobPipeline() {
         // every relay's connection before the fork returns, so it precedes any partial, the result
         // and any error there (relays take a connection's messages in order), and nothing waits for
         // its OK, a round trip. Feedback goes to our relays only.
-        const model = yield* chooseModel(job, config)
         const generating = yield* Effect.forkChild(generate(keys, job, config, options, model), { startImmediately: true })
         // Every feedback says something: nostrdvm-style clients pass its text on to their user.
         yield* Effect.forkChild(sendFeedback(keys, job, "processing", { extra: `running on ${model}` }), { startImmediately: true })

@@ -29,6 +29,8 @@ export interface JobRecord {
   readonly encrypted?: boolean
   readonly model?: string
   readonly promptTokens?: number
+  /** The prompt's UTF-8 bytes (what prompt-token estimates learn from, with promptTokens). */
+  readonly promptBytes?: number
   readonly completionTokens?: number
   readonly priceSats?: number
   readonly invoiceId?: string
