@@ -1,7 +1,7 @@
 // The headless host as a user runs it: `node dist/cli.js --config FILE --data-dir DIR`, real relay,
 // Ollama API stand-in, stopped with SIGTERM. Needs `npm run build` first (npm test does it).
 import assert from "node:assert/strict"
-import { type ChildProcess, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -9,26 +9,10 @@ import { bytesToHex } from "nostr-tools/utils"
 import { generateSecretKey, getPublicKey } from "nostr-tools/pure"
 import * as nip19 from "nostr-tools/nip19"
 import { GENERATED_KEY_FILE } from "../../src/headless/envSecrets"
+import { CLI, runCli } from "../support/cli"
 import { Customer, statusOf } from "../support/customer"
 import { startOllamaStandIn, type OllamaStandIn, waitFor } from "../support/ollama-server"
 import { type RelayProcess, startRelay } from "../support/relay"
-
-const CLI = path.resolve(__dirname, "../../dist/cli.js")
-
-interface Running {
-  readonly child: ChildProcess
-  readonly output: () => string
-  readonly exited: Promise<number | null>
-}
-
-const runCli = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}): Running => {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] })
-  let output = ""
-  child.stdout?.on("data", (d) => (output += d))
-  child.stderr?.on("data", (d) => (output += d))
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
-  return { child, output: () => output, exited }
-}
 
 describe("headless host (dist/cli.js)", function() {
   this.timeout(30_000)

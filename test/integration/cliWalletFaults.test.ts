@@ -4,19 +4,18 @@
 // and once the wallet is healthy the next job is billed. SELL_COMPUTE_WALLET_TIMEOUT_S keeps the
 // wallet's deadline short here.
 import assert from "node:assert/strict"
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { generateSecretKey } from "nostr-tools/pure"
 import { bytesToHex } from "nostr-tools/utils"
+import { runCli } from "../support/cli"
 import { Customer, statusOf, tag } from "../support/customer"
 import { type NwcWalletService, startNwcWalletService } from "../support/nwcWalletService"
 import { startOllamaStandIn, type OllamaStandIn, waitFor } from "../support/ollama-server"
 import { type RefusingRelay, startRefusingRelay } from "../support/refusingRelay"
 import { type RelayProcess, startRelay } from "../support/relay"
-
-const CLI = path.resolve(__dirname, "../../dist/cli.js")
 
 const viaRelay = (connectionString: string, relayUrl: string) => {
   const [head, query] = connectionString.split("?") as [string, string]
@@ -58,23 +57,20 @@ describe("headless host with a hostile wallet relay (dist/cli.js)", function() {
     }))
     const nwcUrl = viaRelay(nwc.connectionString, hostile.url)
     const nostrKey = bytesToHex(generateSecretKey())
-    const run = spawn(process.execPath, [CLI, "--config", file, "--data-dir", dir], {
-      env: { PATH: process.env.PATH, SELL_COMPUTE_NWC_URL: nwcUrl, SELL_COMPUTE_NOSTR_SECRET_KEY: nostrKey, SELL_COMPUTE_WALLET_TIMEOUT_S: "1.5" },
-      stdio: ["ignore", "pipe", "pipe"]
+    const { child: run, output: outputSoFar, exited } = runCli(["--config", file, "--data-dir", dir], {
+      SELL_COMPUTE_NWC_URL: nwcUrl,
+      SELL_COMPUTE_NOSTR_SECRET_KEY: nostrKey,
+      SELL_COMPUTE_WALLET_TIMEOUT_S: "1.5"
     })
     child = run
-    let output = ""
-    run.stdout?.on("data", (d) => (output += d))
-    run.stderr?.on("data", (d) => (output += d))
-    const exited = new Promise<number | null>((resolve) => run.once("exit", (code) => resolve(code)))
     const customer = new Customer([relay.url])
     try {
       await customer.listen()
-      await waitFor(() => output.includes("Online as"), 20_000, `online: ${output}`)
+      await waitFor(() => outputSoFar().includes("Online as"), 20_000, `online: ${outputSoFar()}`)
       const endsWith = async (prompt: string, status: "error" | "success") => {
         const job = await customer.publish(customer.buildJob({ prompt }))
         const replies = customer.repliesFor(job.id)
-        await waitFor(() => replies.feedback.some((f) => ["error", "success"].includes(statusOf(f) ?? "")), 30_000, `${prompt}: ${output}`)
+        await waitFor(() => replies.feedback.some((f) => ["error", "success"].includes(statusOf(f) ?? "")), 30_000, `${prompt}: ${outputSoFar()}`)
         const last = replies.feedback.find((f) => ["error", "success"].includes(statusOf(f) ?? ""))!
         assert.equal(statusOf(last), status, JSON.stringify(last))
         return { replies, said: JSON.stringify(last.tags) + last.content }
@@ -97,6 +93,7 @@ describe("headless host with a hostile wallet relay (dist/cli.js)", function() {
 
       run.kill("SIGTERM")
       assert.equal(await exited, 0)
+      const output = outputSoFar()
       assert.ok(!/Unhandled promise rejection|Uncaught exception/.test(output), output)
       assert.ok(!output.includes(nwc.clientSecretHex) && !output.includes(nostrKey), "no secret in the log")
       assert.ok(!output.includes("nostr+walletconnect"), "no connection string in the log")

@@ -3,19 +3,17 @@
 // as hex (either case) and as nsec, over a whole session: going online, a served job, going offline.
 // The headless half needs `npm run build` first (npm test does it).
 import assert from "node:assert/strict"
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as nip19 from "nostr-tools/nip19"
 import { getPublicKey } from "nostr-tools/pure"
 import { GENERATED_KEY_FILE } from "../../src/headless/envSecrets"
+import { runCli } from "../support/cli"
 import { Customer, statusOf } from "../support/customer"
 import { startOllamaStandIn, type OllamaStandIn, waitFor } from "../support/ollama-server"
 import { startProvider, type TestProvider } from "../support/provider"
 import { type RelayProcess, startRelay } from "../support/relay"
-
-const CLI = path.resolve(__dirname, "../../dist/cli.js")
 
 /** The forms a 32-byte secret key is written in. */
 const formsOf = (hex: string) => {
@@ -69,15 +67,11 @@ describe("a generated Nostr key is never logged, nor written anywhere but its ke
       "sellCompute.payment.mode": "free"
     }))
     // No SELL_COMPUTE_NOSTR_SECRET_KEY: the host generates a key into the data dir.
-    const child = spawn(process.execPath, [CLI, "--config", config, "--data-dir", dataDir], { env: { PATH: process.env.PATH }, stdio: ["ignore", "pipe", "pipe"] })
-    let output = ""
-    child.stdout.on("data", (d) => (output += d))
-    child.stderr.on("data", (d) => (output += d))
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+    const { child, output: outputSoFar, exited } = runCli(["--config", config, "--data-dir", dataDir])
     const customer = new Customer([relay.url])
     try {
       await customer.listen()
-      await waitFor(() => output.includes("Online as"), 20_000, "online")
+      await waitFor(() => outputSoFar().includes("Online as"), 20_000, "online")
       await serveOneJob(customer)
       child.kill("SIGTERM")
       assert.equal(await exited, 0)
@@ -86,6 +80,7 @@ describe("a generated Nostr key is never logged, nor written anywhere but its ke
       child.kill("SIGKILL")
     }
 
+    const output = outputSoFar()
     const keyFile = path.join(dataDir, GENERATED_KEY_FILE)
     const key = formsOf(fs.readFileSync(keyFile, "utf8").trim())
     assert.ok(output.includes(`Online as ${key.npub}`), "the output names the generated identity by its npub (control)")
