@@ -23,7 +23,7 @@ import { ReplyBudget } from "../replyBudget"
 import { Inference } from "./Inference"
 import { JobStore } from "./JobStore"
 import { Nostr } from "./Nostr"
-import { publisher } from "./publisher"
+import { OFFLINE_PUBLISH_TIMEOUT_MS, publisher } from "./publisher"
 import { Settings } from "./Settings"
 import { Settlement } from "./Settlement"
 import { Wallet } from "./Wallet"
@@ -48,8 +48,6 @@ export class JobPipeline extends Context.Service<JobPipeline, {
 
 /** Installed models are re-read at most this often while jobs arrive. */
 const MODELS_CACHE_MS = 30_000
-/** A job cut off by going offline waits this long for its error to be acknowledged. */
-const OFFLINE_PUBLISH_TIMEOUT_MS = 3000
 /** Deleted request ids remembered, oldest forgotten first. */
 const WITHDRAWN_LIMIT = 10_000
 /** Requests dropped for want of reply budget are reported at most this often. */

@@ -16,7 +16,7 @@ import { JobPipeline } from "./JobPipeline"
 import { JobStore } from "./JobStore"
 import { Nostr, type RelayState } from "./Nostr"
 import { OnlineLock } from "./OnlineLock"
-import { publisher } from "./publisher"
+import { OFFLINE_PUBLISH_TIMEOUT_MS, publisher } from "./publisher"
 import { Settings } from "./Settings"
 import { Settlement } from "./Settlement"
 import { Wallet } from "./Wallet"
@@ -86,8 +86,6 @@ export const PROVIDER_PROFILE = {
 }
 /** On going online, requests this recent are still served; older ones are assumed taken elsewhere. */
 export const RECENT_REQUEST_WINDOW_S = 120
-/** Going offline waits this long for the deletion of our announcement to be acknowledged. */
-const OFFLINE_PUBLISH_TIMEOUT_MS = 3000
 /** The checks before going online (Ollama, the wallet) end within this, whatever hangs. */
 export const READINESS_TIMEOUT_MS = 30_000
 /** What the door dropped is reported at most this often. */

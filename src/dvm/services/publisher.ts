@@ -8,6 +8,12 @@ import type { EventTemplate, NostrEvent } from "../protocol/nostrEvent"
 import { signEvent } from "../protocol/signing"
 import type { Nostr } from "./Nostr"
 
+/**
+ * What goes out while going offline (a withdrawal, a cut-off job's error) waits at most this for
+ * its OK, so a slow relay cannot push going offline past a host's exit deadline.
+ */
+export const OFFLINE_PUBLISH_TIMEOUT_MS = 3000
+
 export const publisher = (nostr: Context.Service.Shape<typeof Nostr>) => {
   const sign = (keys: Keys, template: EventTemplate) => Effect.sync(() => signEvent(template, keys.secretKey))
 
