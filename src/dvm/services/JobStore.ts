@@ -42,6 +42,14 @@ export interface JobRecord {
   /** When the wallet confirmed payment (ms). */
   readonly paidAt?: number
   readonly error?: string
+  /** The start of a plain (not encrypted) prompt, printable and short, for the dashboard. */
+  readonly promptPreview?: string
+  /** When generation started (ms). */
+  readonly startedAt?: number
+  /** When the result was published (ms). */
+  readonly finishedAt?: number
+  /** The result event's id. */
+  readonly resultId?: string
 }
 
 export type JobUpdate = Partial<JobRecord> & { readonly id: string }

@@ -1,0 +1,75 @@
+/**
+ * The seller's whole job history, for the dashboard: earnings per period and per day/hour, and
+ * the jobs paged, filtered and exported as CSV. It covers every job ever recorded, archives
+ * included, through a per-day rollup persisted in the data dir (so opening stays fast with
+ * 100,000+ jobs), and reads the records themselves only for the page asked for.
+ *
+ * CONTRACT (session of 2026-11-27): the types and the service shape below are what the webview
+ * side builds against. The implementation (`History.layer`) is written behind them.
+ */
+import { Context, type Effect } from "effect"
+import type { JobRecord, JobStatus, PaymentState } from "./JobStore"
+
+/** Totals over one period. Jobs count by the local day they were received, sats by the day paid. */
+export interface PeriodTotals {
+  readonly jobs: number
+  readonly succeeded: number
+  readonly failed: number
+  /** Sats the wallet confirmed paid. */
+  readonly satsPaid: number
+  /** Sats invoiced and still open (not paid, not expired). */
+  readonly satsAwaiting: number
+  /** Jobs served without charge (free mode, or a price of 0). */
+  readonly freeJobs: number
+}
+
+export interface ChartPoint {
+  /** Start of the bucket (local midnight for a day, the hour's start for an hour), ms. */
+  readonly start: number
+  readonly jobs: number
+  readonly satsPaid: number
+}
+
+export interface EarningsOverview {
+  readonly today: PeriodTotals
+  readonly last7Days: PeriodTotals
+  readonly last30Days: PeriodTotals
+  readonly allTime: PeriodTotals
+  /** The last 30 local days, oldest first, today last; empty days included as zeros (30 points). */
+  readonly perDay: ReadonlyArray<ChartPoint>
+  /** Today's 24 hours, oldest first (24 points). */
+  readonly perHour: ReadonlyArray<ChartPoint>
+  /** First job ever received (ms), if any. */
+  readonly since?: number
+}
+
+export interface HistoryFilter {
+  readonly status?: JobStatus
+  /** A customer's hex pubkey or npub. */
+  readonly customer?: string
+  readonly model?: string
+  /** "none": jobs with no payment state (refused before pricing). */
+  readonly payment?: PaymentState | "none"
+  /** A job id (hex, full or a prefix of at least 4 characters) or its `nevent`/`note` form. */
+  readonly id?: string
+}
+
+export interface HistoryPage {
+  /** Newest first. */
+  readonly rows: ReadonlyArray<JobRecord>
+  /** Jobs matching the filter, all pages. */
+  readonly total: number
+  readonly offset: number
+  readonly limit: number
+  /** Every model and customer seen in the history, for the filter pickers (bounded, most used first). */
+  readonly models: ReadonlyArray<string>
+}
+
+export class History extends Context.Service<History, {
+  readonly overview: Effect.Effect<EarningsOverview>
+  /** `limit` is capped (at 200); an invalid filter matches nothing rather than failing. */
+  readonly page: (filter: HistoryFilter, offset: number, limit: number) => Effect.Effect<HistoryPage>
+  readonly job: (id: string) => Effect.Effect<JobRecord | undefined>
+  /** The jobs matching the filter as CSV (RFC 4180, header row, newest first). */
+  readonly csv: (filter: HistoryFilter) => Effect.Effect<string>
+}>()("sellCompute/History") {}
