@@ -1,8 +1,9 @@
 /**
  * Every setting of Sell Compute, described once: its id (relative to `sellCompute.`), its Schema
  * (type and range), its default and the text shown in VS Code's Settings. Both hosts decode their
- * raw values (workspace configuration or a JSON file) through `decodeConfig`, and package.json's
- * `contributes.configuration` is checked against this table by a unit test.
+ * raw values (workspace configuration or a JSON file) through `decodeConfig`. package.json's
+ * `contributes.configuration` is generated from this table (`npm run sync:settings`, one entry per
+ * section of SETTING_SECTIONS) and a unit test checks it is in sync.
  */
 import { Result, Schema } from "effect"
 
@@ -26,6 +27,48 @@ export const PAYMENT_MODES = ["pay-after", "pay-first", "free"] as const
 export const WALLET_BACKENDS = ["spark", "nwc"] as const
 export const SPARK_NETWORKS = ["MAINNET", "REGTEST"] as const
 
+/**
+ * The NIP-90 job request kinds this provider serves, each with what Settings says of it. The one
+ * list: `sellCompute.supportedJobKinds` accepts and offers exactly these, so serving a new kind is
+ * one entry here.
+ */
+export const SERVED_JOB_KINDS = [
+  { kind: 5050, description: "Text generation: a prompt in, the model's text out." }
+] as const
+const servedKinds = SERVED_JOB_KINDS.map((k) => k.kind)
+
+/**
+ * The sections of VS Code's Settings, in the order shown (package.json's `contributes.configuration`
+ * is an array with one entry each). Within a section, settings keep the order of the table below.
+ */
+export const SETTING_SECTIONS = {
+  relays: "Relays",
+  model: "Model and Generation",
+  pricing: "Pricing and Payment",
+  wallet: "Wallet",
+  limits: "Limits and Access"
+} as const
+export type SectionId = keyof typeof SETTING_SECTIONS
+
+/** `enum` with an `enumDescriptions` entry for every value (VS Code shows it in the dropdown). */
+const enumFacts = <const V extends string>(values: ReadonlyArray<V>, text: Record<V, string>) => ({
+  enum: [...values],
+  enumDescriptions: values.map((value) => text[value])
+})
+const PAYMENT_MODE_TEXT: Record<(typeof PAYMENT_MODES)[number], string> = {
+  "pay-after": "Run the job first; the result carries a Lightning invoice for what it cost.",
+  "pay-first": "Ask for the most the job can cost before any work starts; run it once paid.",
+  free: "No invoice: jobs are served free (no wallet needed)."
+}
+const WALLET_BACKEND_TEXT: Record<(typeof WALLET_BACKENDS)[number], string> = {
+  spark: "A Spark wallet on this machine; its recovery phrase is kept in the OS secret store.",
+  nwc: "Any Nostr Wallet Connect (NIP-47) wallet, by its connection string."
+}
+const SPARK_NETWORK_TEXT: Record<(typeof SPARK_NETWORKS)[number], string> = {
+  MAINNET: "Bitcoin mainnet: real money.",
+  REGTEST: "Spark's test network: test money, for trying things out."
+}
+
 /** What package.json's contributes.configuration must say about a setting (besides its default). */
 interface SettingSpec<S extends Schema.Top> {
   readonly schema: S
@@ -35,6 +78,8 @@ interface SettingSpec<S extends Schema.Top> {
   readonly json: Record<string, unknown>
   /** VS Code scope: "application" for money, keys, endpoints and abuse limits (one value per machine user). */
   readonly scope: "application" | "window"
+  /** The section of VS Code's Settings it is shown in. */
+  readonly section: SectionId
 }
 
 const setting = <S extends Schema.Top>(spec: SettingSpec<S>) => spec
@@ -45,182 +90,213 @@ export const settings = {
     default: ["wss://relay.damus.io", "wss://nos.lol", "wss://relay.primal.net"],
     description: "Nostr relays to listen on for jobs and to publish results, status updates and the provider announcement to.",
     json: { type: "array", items: { type: "string", pattern: "^wss?://" }, minItems: 1, maxItems: 20 },
-    scope: "application"
+    scope: "application",
+    section: "relays"
   }),
   supportedJobKinds: setting({
-    schema: Schema.Array(Schema.Literal(5050)).check(Schema.isMinLength(1)),
+    schema: Schema.Array(Schema.Literals(servedKinds)).check(Schema.isMinLength(1), Schema.isUnique()),
     default: [5050],
-    description: "NIP-90 job request kinds to serve. `5050` is text generation.",
-    json: { type: "array", items: { type: "number", enum: [5050] }, minItems: 1 },
-    scope: "window"
+    description: "NIP-90 job request kinds to serve (the kinds this provider can run are offered).",
+    json: {
+      type: "array",
+      items: { type: "number", enum: servedKinds, enumDescriptions: SERVED_JOB_KINDS.map((k) => k.description) },
+      minItems: 1,
+      uniqueItems: true
+    },
+    scope: "window",
+    section: "model"
   }),
   "ollama.host": setting({
     schema: HttpUrl,
     default: "http://127.0.0.1:11434",
     description: "Address of the Ollama server that runs the jobs.",
     json: { type: "string" },
-    scope: "application"
+    scope: "application",
+    section: "model"
   }),
   "textGeneration.model": setting({
     schema: Schema.String,
     default: "",
     description: "Ollama model used when a job names none (or names one not installed). Empty: the first installed model.",
     json: { type: "string" },
-    scope: "window"
+    scope: "window",
+    section: "model"
   }),
   "textGeneration.maxTokens": setting({
     schema: intBetween(1, 32768),
     default: 512,
     description: "Most tokens generated for one job. A job's own `max_tokens` is capped at this.",
     json: { type: "integer", minimum: 1, maximum: 32768 },
-    scope: "window"
+    scope: "window",
+    section: "model"
   }),
   "textGeneration.temperature": setting({
     schema: numberBetween(0, 2),
     default: 0.5,
     description: "Sampling temperature used when a job gives none.",
     json: { type: "number", minimum: 0, maximum: 2 },
-    scope: "window"
+    scope: "window",
+    section: "model"
   }),
   "textGeneration.topK": setting({
     schema: intBetween(1, 1000),
     default: 50,
     description: "Top-k sampling used when a job gives none.",
     json: { type: "integer", minimum: 1, maximum: 1000 },
-    scope: "window"
+    scope: "window",
+    section: "model"
   }),
   "textGeneration.topP": setting({
     schema: numberBetween(0, 1),
     default: 0.7,
     description: "Top-p (nucleus) sampling used when a job gives none.",
     json: { type: "number", minimum: 0, maximum: 1 },
-    scope: "window"
+    scope: "window",
+    section: "model"
   }),
   "textGeneration.frequencyPenalty": setting({
     schema: numberBetween(-2, 2),
     default: 1,
     description: "Frequency penalty used when a job gives none.",
     json: { type: "number", minimum: -2, maximum: 2 },
-    scope: "window"
+    scope: "window",
+    section: "model"
   }),
   "pricing.minPriceSats": setting({
     schema: intBetween(0, 1_000_000),
     default: 3,
     description: "Least a job costs, in sats.",
     json: { type: "integer", minimum: 0, maximum: 1000000 },
-    scope: "application"
+    scope: "application",
+    section: "pricing"
   }),
   "pricing.pricePer1kTokens": setting({
     schema: numberBetween(0, 1_000_000),
     default: 2,
     description: "Price per 1,000 tokens (prompt + generated, as counted by Ollama), in sats.",
     json: { type: "number", minimum: 0, maximum: 1000000 },
-    scope: "application"
+    scope: "application",
+    section: "pricing"
   }),
   "payment.mode": setting({
     schema: Schema.Literals(PAYMENT_MODES),
     default: "pay-after",
-    description: "`pay-after`: the result carries a Lightning invoice. `pay-first`: the customer pays the most the job can cost before any work starts. `free`: no invoice.",
-    json: { type: "string", enum: [...PAYMENT_MODES] },
-    scope: "application"
+    description: "How customers pay for a job. `pay-after` and `pay-first` need a wallet (run **Sell Compute: Set Up Wallet**, see `#sellCompute.wallet.backend#`); `free` needs none.",
+    json: { type: "string", ...enumFacts(PAYMENT_MODES, PAYMENT_MODE_TEXT) },
+    scope: "application",
+    section: "pricing"
   }),
   "payment.invoiceExpirySeconds": setting({
     schema: intBetween(60, 86_400),
     default: 600,
     description: "How long an invoice can be paid, in seconds. Unpaid after this, it counts as expired.",
     json: { type: "integer", minimum: 60, maximum: 86400 },
-    scope: "application"
+    scope: "application",
+    section: "pricing"
   }),
   "wallet.backend": setting({
     schema: Schema.Literals(WALLET_BACKENDS),
     default: "spark",
-    description: "Wallet that issues the invoices. `spark`: a Spark wallet whose mnemonic is kept in the OS secret store. `nwc`: any Nostr Wallet Connect (NIP-47) wallet, by its connection string.",
-    json: { type: "string", enum: [...WALLET_BACKENDS] },
-    scope: "application"
+    description: "Wallet that issues the invoices when `#sellCompute.payment.mode#` is a paid mode. Its secret (a Spark recovery phrase or an NWC connection string) is never a setting: **Sell Compute: Set Up Wallet** keeps it in the OS secret store.",
+    json: { type: "string", ...enumFacts(WALLET_BACKENDS, WALLET_BACKEND_TEXT) },
+    scope: "application",
+    section: "wallet"
   }),
   "spark.network": setting({
     schema: Schema.Literals(SPARK_NETWORKS),
     default: "MAINNET",
-    description: "Spark network. `MAINNET` is real money; `REGTEST` is for testing.",
-    json: { type: "string", enum: [...SPARK_NETWORKS] },
-    scope: "application"
+    description: "Network of the Spark wallet (when `#sellCompute.wallet.backend#` is `spark`).",
+    json: { type: "string", ...enumFacts(SPARK_NETWORKS, SPARK_NETWORK_TEXT) },
+    scope: "application",
+    section: "wallet"
   }),
   maxConcurrentJobs: setting({
     schema: intBetween(1, 64),
     default: 1,
     description: "Jobs run on Ollama at the same time. Further jobs wait their turn.",
     json: { type: "integer", minimum: 1, maximum: 64 },
-    scope: "window"
+    scope: "window",
+    section: "limits"
   }),
   "limits.maxQueuedJobs": setting({
     schema: intBetween(0, 1000),
     default: 20,
     description: "Jobs that may wait for Ollama. When the queue is full, new customers are told the provider is busy.",
     json: { type: "integer", minimum: 0, maximum: 1000 },
-    scope: "application"
+    scope: "application",
+    section: "limits"
   }),
   "limits.jobsPerMinutePerCustomer": setting({
     schema: intBetween(1, 10_000),
     default: 10,
     description: "Jobs one customer may send per minute; more are refused with when to retry.",
     json: { type: "integer", minimum: 1, maximum: 10000 },
-    scope: "application"
+    scope: "application",
+    section: "limits"
   }),
   "limits.jobsInFlightPerCustomer": setting({
     schema: intBetween(1, 100),
     default: 2,
     description: "Jobs of one customer running or waiting at the same time.",
     json: { type: "integer", minimum: 1, maximum: 100 },
-    scope: "application"
+    scope: "application",
+    section: "limits"
   }),
   "limits.maxPromptChars": setting({
     schema: intBetween(100, 1_000_000),
     default: 16_000,
     description: "Longest prompt accepted, in characters. The result repeats the prompt, and many relays refuse events over 64 KB.",
     json: { type: "integer", minimum: 100, maximum: 1000000 },
-    scope: "application"
+    scope: "application",
+    section: "limits"
   }),
   "limits.maxEventBytes": setting({
     schema: intBetween(1024, 4_194_304),
     default: 24_576,
     description: "Largest job request accepted, in bytes of JSON. The result carries the whole request, and many relays refuse events over 64 KB.",
     json: { type: "integer", minimum: 1024, maximum: 4194304 },
-    scope: "application"
+    scope: "application",
+    section: "limits"
   }),
   "limits.maxRequestAgeSeconds": setting({
     schema: intBetween(10, 86_400),
     default: 600,
     description: "Requests older than this (by their `created_at`) are ignored: the customer has likely moved on.",
     json: { type: "integer", minimum: 10, maximum: 86400 },
-    scope: "application"
+    scope: "application",
+    section: "limits"
   }),
   "limits.jobTimeoutSeconds": setting({
     schema: intBetween(5, 3600),
     default: 300,
     description: "Longest a job may run on Ollama before it is stopped and the customer told.",
     json: { type: "integer", minimum: 5, maximum: 3600 },
-    scope: "application"
+    scope: "application",
+    section: "limits"
   }),
   "streaming.intervalMs": setting({
     schema: intBetween(0, 60_000),
     default: 2000,
     description: "While the model writes, the customer is sent the text so far (NIP-90 `partial` feedback) at most this often, in milliseconds. `0` turns it off.",
     json: { type: "integer", minimum: 0, maximum: 60000 },
-    scope: "application"
+    scope: "application",
+    section: "model"
   }),
   "access.allowList": setting({
     schema: Schema.Array(Pubkey).check(Schema.isMaxLength(10_000)),
     default: [],
     description: "When not empty, only these customers (hex public keys or npubs) are served.",
     json: { type: "array", items: { type: "string" }, maxItems: 10000 },
-    scope: "application"
+    scope: "application",
+    section: "limits"
   }),
   "access.denyList": setting({
     schema: Schema.Array(Pubkey).check(Schema.isMaxLength(10_000)),
     default: [],
-    description: "Customers (hex public keys or npubs) never served.",
+    description: "Customers (hex public keys or npubs) never served, even when in `#sellCompute.access.allowList#`.",
     json: { type: "array", items: { type: "string" }, maxItems: 10000 },
-    scope: "application"
+    scope: "application",
+    section: "limits"
   })
 } as const
 

@@ -249,8 +249,10 @@ const NUMERIC_BOUNDS: ReadonlyArray<readonly [id: string, type: "integer" | "num
 
 describe("config: the bounds of every numeric setting", () => {
   const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as {
-    contributes: { configuration: { properties: Record<string, Record<string, unknown>> } }
+    contributes: { configuration: ReadonlyArray<{ properties: Record<string, Record<string, unknown>> }> }
   }
+  // One entry per section of Settings.
+  const properties: Record<string, Record<string, unknown>> = Object.assign({}, ...manifest.contributes.configuration.map((s) => s.properties))
 
   it("the table covers every numeric setting of the Schema, and nothing else", () => {
     const numeric = settingIds.filter((id) => typeof defaultConfig[id] === "number")
@@ -282,7 +284,7 @@ describe("config: the bounds of every numeric setting", () => {
       }
 
       it(`says ${type} from ${minimum} to ${maximum} in package.json and in the Schema's JSON facts`, () => {
-        const property = manifest.contributes.configuration.properties[fullId] ?? assert.fail(`${fullId} is not in package.json`)
+        const property = properties[fullId] ?? assert.fail(`${fullId} is not in package.json`)
         assert.deepEqual([property.type, property.minimum, property.maximum], [type, minimum, maximum])
         const json = settings[id as SettingId].json
         assert.deepEqual([json.type, json.minimum, json.maximum], [type, minimum, maximum])
