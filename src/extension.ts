@@ -13,6 +13,8 @@ import { providerLayer } from "./dvm/providerLayer"
 import { outputChannelLoggerLayer } from "./host/outputChannelLogger"
 import { secretStorageLayer } from "./host/secretStorage"
 import { vscodeSettingsLayer } from "./host/vscodeSettings"
+import { ContextKeys } from "./views/ContextKeys"
+import { exportSecretKey } from "./views/exportSecretKey"
 import { ProviderActions } from "./views/ProviderActions"
 import { mirrorProvider, ProviderModel } from "./views/ProviderModel"
 import { PANEL_VIEW_TYPE, SellComputePanels } from "./views/SellComputePanel"
@@ -52,6 +54,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<SellCo
   context.subscriptions.push(
     statusBar,
     panels,
+    new ContextKeys(model),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, panels),
     vscode.commands.registerCommand("sellCompute.openPanel", () => panels.show()),
     vscode.commands.registerCommand("sellCompute.goOnline", () => actions.goOnline()),
@@ -62,6 +65,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<SellCo
     vscode.commands.registerCommand("sellCompute.setNostrSecretKey", () => actions.setNostrSecretKey()),
     vscode.commands.registerCommand("sellCompute.generateIdentity", () => actions.generateIdentity()),
     vscode.commands.registerCommand("sellCompute.copyPublicKey", () => actions.copyPublicKey()),
+    vscode.commands.registerCommand("sellCompute.exportSecretKey", () => exportSecretKey(providerRuntime, model.snapshot.npub)),
     vscode.commands.registerCommand("sellCompute.setUpWallet", () => actions.setUpWallet()),
     vscode.commands.registerCommand("sellCompute.connectNwcWallet", () => actions.connectNwcWallet()),
     vscode.commands.registerCommand("sellCompute.removeWallet", () => actions.removeWallet()),

@@ -19,6 +19,7 @@ import type { Settings } from "../dvm/services/Settings"
 import { Wallet } from "../dvm/services/Wallet"
 import { EXTENSION_ID } from "./present"
 import { checkProvider, type ProviderModel } from "./ProviderModel"
+import { settingAtFault, settingsQuery } from "./settingAtFault"
 import { nwcUrlProblem } from "./walletInput"
 
 type WalletBackend = (typeof WALLET_BACKENDS)[number]
@@ -53,8 +54,9 @@ export class ProviderActions {
     this.#log.show(true)
   }
 
-  async openSettings(): Promise<void> {
-    await vscode.commands.executeCommand("workbench.action.openSettings", `@ext:${EXTENSION_ID}`)
+  /** Settings showing just `setting` (a full id), or all of Sell Compute's when none is given. */
+  async openSettings(setting?: string): Promise<void> {
+    await vscode.commands.executeCommand("workbench.action.openSettings", settingsQuery(setting, EXTENSION_ID))
   }
 
   async goOnline(): Promise<void> {
@@ -75,10 +77,12 @@ export class ProviderActions {
         yield* Effect.logWarning(reason)
       })
     )
-    const buttons = /wallet/i.test(reason) ? [SET_UP_WALLET, OPEN_SETTINGS, SHOW_LOG] : [OPEN_SETTINGS, SHOW_LOG]
+    // One notification for the failure; "Open Settings" shows the one setting at fault, if any is.
+    const setting = settingAtFault(reason)
+    const buttons = [...(/wallet/i.test(reason) ? [SET_UP_WALLET] : []), ...(setting ? [OPEN_SETTINGS] : []), SHOW_LOG]
     // Not awaited: the attempt has ended even while the message stays up.
     void vscode.window.showErrorMessage(reason, ...buttons).then((choice) => {
-      if (choice === OPEN_SETTINGS) void this.openSettings()
+      if (choice === OPEN_SETTINGS) void this.openSettings(setting)
       else if (choice === SHOW_LOG) this.showLog()
       else if (choice === SET_UP_WALLET) void this.setUpWallet()
     })
@@ -142,7 +146,7 @@ export class ProviderActions {
       "Replace this provider's Nostr identity with a new one?",
       {
         modal: true,
-        detail: `${current ? `Customers who know ${current} will no longer reach this provider. ` : ""}The current secret key is replaced in secret storage and cannot be recovered unless you saved it elsewhere.`
+        detail: `${current ? `Customers who know ${current} will no longer reach this provider. ` : ""}The current secret key is replaced in secret storage and cannot be recovered unless you saved it elsewhere (Sell Compute: Export Nostr Secret Key copies it).`
       },
       confirm
     )

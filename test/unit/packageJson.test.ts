@@ -158,9 +158,37 @@ describe("package.json contributes.commands", () => {
   })
 
   it("includes the commands the product promises", () => {
-    for (const id of ["openPanel", "goOnline", "goOffline", "toggleOnline", "refreshStatus", "showLog", "setNostrSecretKey", "generateIdentity", "copyPublicKey", "resetSettings"]) {
+    for (const id of ["openPanel", "goOnline", "goOffline", "toggleOnline", "refreshStatus", "showLog", "setNostrSecretKey", "generateIdentity", "copyPublicKey", "exportSecretKey", "resetSettings"]) {
       assert.ok(registered.includes(`sellCompute.${id}`), `sellCompute.${id} is not registered`)
     }
+  })
+})
+
+describe("package.json when clauses", () => {
+  const palette = manifest.contributes.menus?.commandPalette ?? []
+  const whenOf = (id: string) => palette.find((entry) => entry.command === `sellCompute.${id}`)?.when
+  // The keys src/views/ContextKeys.ts sets (it imports vscode, so its text is read).
+  const contextKeysSource = fs.readFileSync(path.join(root, "src", "views", "ContextKeys.ts"), "utf8")
+  const setKeys = [...contextKeysSource.matchAll(/export const \w+_KEY = "([^"]+)"/g)].map((m) => m[1])
+
+  it("offers Go Online only while offline (or before activation) and Go Offline only while online", () => {
+    assert.equal(whenOf("goOnline"), "!sellCompute.state || sellCompute.state == offline")
+    assert.equal(whenOf("goOffline"), "sellCompute.online")
+    const enablement = (id: string) => commands.find((c) => c.command === `sellCompute.${id}`)?.enablement
+    assert.equal(enablement("goOnline"), whenOf("goOnline"))
+    assert.equal(enablement("goOffline"), whenOf("goOffline"))
+  })
+
+  it("keeps Toggle Online (the status bar's click) out of the palette, where Go Online/Go Offline stand", () => {
+    assert.equal(whenOf("toggleOnline"), "false")
+  })
+
+  it("reads only context keys the extension sets, for commands it contributes", () => {
+    assert.deepEqual(setKeys.sort(), ["sellCompute.online", "sellCompute.state"])
+    const clauses = [...palette.map((e) => e.when ?? ""), ...commands.map((c) => c.enablement ?? "")]
+    const read = new Set(clauses.flatMap((clause) => [...clause.matchAll(/sellCompute\.\w+/g)].map((m) => m[0])))
+    for (const key of read) assert.ok(setKeys.includes(key), `${key} is read by a when clause but never set`)
+    for (const entry of palette) assert.ok(commands.some((c) => c.command === entry.command), `${entry.command} is not contributed`)
   })
 })
 
