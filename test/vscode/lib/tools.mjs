@@ -14,7 +14,6 @@ export const tools = {
   node24: path.join(node24Dir, "bin/node"),
   node24BinDir: path.join(node24Dir, "bin"),
   codeServerEntry: path.join(TOOLS_DIR, "code-server/node_modules/code-server/out/node/entry.js"),
-  vsce: path.join(TOOLS_DIR, "js/node_modules/@vscode/vsce/vsce"),
   playwrightCore: path.join(TOOLS_DIR, "js/node_modules/playwright-core/index.mjs"),
   chromium: "/usr/bin/chromium",
 };
@@ -28,7 +27,7 @@ export function ensureTools() {
   if (result.status !== 0) throw new Error(`${script} failed (exit ${result.status ?? result.signal})`);
 }
 
-// Environment for anything that must run on Node 24 (code-server, vsce).
+// Environment for anything that must run on Node 24 (code-server).
 export function node24Env(base = process.env) {
   return { ...base, PATH: `${tools.node24BinDir}${path.delimiter}${base.PATH ?? ""}` };
 }
