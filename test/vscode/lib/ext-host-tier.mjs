@@ -64,7 +64,9 @@ export async function runExtHostTier({ extDir, suiteBundle, runDir, env, userSet
   });
   const { browser, close } = await launchBrowser();
   try {
-    const page = await browser.newPage();
+    // The clipboard is the browser's in code-server: tests read what a command copied.
+    const context = await browser.newContext({ permissions: ["clipboard-read", "clipboard-write"] });
+    const page = await context.newPage();
     let onExit;
     const exited = new Promise((resolve) => (onExit = resolve));
     const hostLog = makeHostLog(path.join(runDir, "host.log"));

@@ -91,7 +91,9 @@ describe("Set Nostr Secret Key", function() {
 
   it("keeps the key out of every setting, in every scope", () => {
     const section = vscode.workspace.getConfiguration("sellCompute")
-    const contributed = Object.keys(extension().packageJSON.contributes.configuration.properties as Record<string, unknown>)
+    // One entry per section of Settings.
+    const sections = extension().packageJSON.contributes.configuration as Array<{ properties: Record<string, unknown> }>
+    const contributed = sections.flatMap((section) => Object.keys(section.properties))
       .map((key) => key.replace(/^sellCompute\./, ""))
     assert.ok(contributed.length > 20, `only ${contributed.length} settings contributed`)
     // Also names a careless implementation might use for an undeclared setting.
