@@ -48,6 +48,9 @@ export class HistoryIndex {
   #ints = {} as Record<IntColumn, Int32Array>
   #bytes = {} as Record<ByteColumn, Uint8Array>
   #order: Int32Array | undefined
+  /** Changes applied so far: what is derived from the rows is recomputed only when it moved. */
+  #version = 0
+  #mostUsed = new Map<string, { version: number; values: Array<string> }>()
 
   constructor(capacity = 1024) {
     this.#grow(capacity)
@@ -167,6 +170,7 @@ export class HistoryIndex {
       n.end2[row] = at.end
     }
     rollup.count(this.facts(row), 1)
+    this.#version++
     return true
   }
 
@@ -188,13 +192,17 @@ export class HistoryIndex {
 
   /** The most used values of a string column (customer or model), most used first. */
   mostUsed(column: "customer" | "model", limit: number): Array<string> {
+    const cached = this.#mostUsed.get(`${column}/${limit}`)
+    if (cached?.version === this.#version) return cached.values
     const counts = new Map<number, number>()
     const values = this.#ints[column]
     for (let row = 0; row < this.count; row++) {
       const value = values[row]!
       if (value >= 0) counts.set(value, (counts.get(value) ?? 0) + 1)
     }
-    return [...counts].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([id]) => this.strings[id]!)
+    const most = [...counts].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([id]) => this.strings[id]!)
+    this.#mostUsed.set(`${column}/${limit}`, { version: this.#version, values: most })
+    return most
   }
 
   /** Renumbers file references (files dropped from tracking map to -1). */

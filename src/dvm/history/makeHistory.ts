@@ -39,6 +39,7 @@ const MEMORY_RECORDS = 10_000
 const SAVE_DELAY_MS = 30_000
 /** A change to the history is absorbed (and `changes` told) this long after it, with any that follow. */
 const FOLLOW_DELAY_MS = 250
+const LEADING_ID = /^\{"id":"([0-9a-zA-Z_-]{1,128})"/
 
 interface State {
   index: HistoryIndex
@@ -226,6 +227,9 @@ export const makeHistory = (dataDir: string | undefined, options: HistoryOptions
           let at = range.start
           while (at < range.end) {
             const next = readLines(path.join(dataDir!, tracked.name), tracked.ino, at, range.end, CHUNK_BYTES, (line) => {
+              // Another job's line (as JobStore writes them, the id first) is passed over unparsed.
+              const id = LEADING_ID.exec(line)?.[1]
+              if (id !== undefined && !wanted.has(id)) return
               const update = parseLine(line)
               const merged = typeof update?.id === "string" ? wanted.get(update.id) : undefined
               if (merged) Object.assign(merged, update)
