@@ -110,6 +110,15 @@ describe("History", function() {
         assert.equal(info.opened, "rebuilt", tz)
         assert.deepEqual(overview, expectedOverview(seeded.records, seeded.now), tz)
       }
+      // The zone changed while open (the machine travelled): the days are counted anew.
+      const [info, overview] = await withHistory(dir, seeded.now, ({ history }) =>
+        Effect.gen(function*() {
+          yield* history.overview
+          process.env.TZ = "Asia/Tokyo"
+          return yield* Effect.all([history.info, history.overview])
+        }))
+      assert.equal(info.reason, "the time zone changed")
+      assert.deepEqual(overview, expectedOverview(seeded.records, seeded.now))
     } finally {
       if (zone === undefined) delete process.env.TZ
       else process.env.TZ = zone
@@ -312,7 +321,16 @@ describe("History", function() {
             assert.equal(page.rows[0]?.id, id, "the newest job is on the first page at once")
           }
         }
+        // A job received days ago (another window's, caught up late) takes its place in the order.
+        yield* history.page({}, 0, 1)
+        const late = `e${"1".repeat(63)}`
+        yield* store.record({ id: late, customer: "d".repeat(64), kind: 5050, requestedAt: 0, receivedAt: now - 5 * 86_400_000, status: "error", error: "late" })
         for (let i = 0; i < 400; i++) added.push((yield* store.get(`e${i.toString(16).padStart(63, "0")}`))!)
+        added.push((yield* store.get(late))!)
+        const order = newestFirst([...seeded.records, ...added])
+        const at = order.findIndex((r) => r.id === late)
+        assert.ok(at > 1000, `the late job is deep in the history (${at})`)
+        assert.deepEqual((yield* history.page({}, at - 5, 10)).rows, order.slice(at - 5, at + 5))
         yield* Fiber.join(changed)
         return { before, after: yield* history.overview, page: yield* history.page({ customer: "d".repeat(64) }, 0, 200), info: yield* history.info }
       }), 400_000)
@@ -321,7 +339,7 @@ describe("History", function() {
     assert.deepEqual(result.after, expectedOverview([...seeded.records, ...added], now))
     assert.equal(result.after.allTime.satsPaid, result.before.allTime.satsPaid + 200 * 2)
     assert.equal(result.after.allTime.satsAwaiting, result.before.allTime.satsAwaiting + 200 * 2)
-    assert.equal(result.page.total, 400)
+    assert.equal(result.page.total, 401)
     assert.deepEqual(result.page.rows, newestFirst(added).slice(0, 200))
     assert.equal(result.info.opened, "rebuilt", "opened once, then followed (not rebuilt by the rotations)")
   })

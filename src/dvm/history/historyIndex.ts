@@ -131,6 +131,7 @@ export class HistoryIndex {
     const id = update.id
     if (!shortString(id, MAX_ID)) return false
     let row = this.#byId.get(id)
+    const created = row === undefined
     if (row === undefined) {
       if (this.count === this.#capacity) this.#grow(this.#capacity * 2)
       row = this.count++
@@ -138,16 +139,14 @@ export class HistoryIndex {
       this.#byId.set(id, row)
       for (const c of NUMBER_COLUMNS) this.#numbers[c][row] = Number.NaN
       for (const c of INT_COLUMNS) this.#ints[c][row] = -1
-      this.#order = undefined
     } else {
       rollup.count(this.facts(row), -1)
     }
     const n = this.#numbers
-    if (finite(update.receivedAt)) {
-      if (n.receivedAt[row] !== update.receivedAt) this.#order = undefined
-      n.receivedAt[row] = update.receivedAt
-    }
+    const key = created ? 0 : this.#key(row)
+    if (finite(update.receivedAt)) n.receivedAt[row] = update.receivedAt
     if (finite(update.updatedAt)) n.updatedAt[row] = update.updatedAt
+    if (!created && this.#key(row) !== key) this.#order = undefined
     if (finite(update.paidAt)) n.paidAt[row] = update.paidAt
     if (finite(update.priceSats) && update.priceSats >= 0) n.priceSats[row] = update.priceSats
     const status = code(STATUSES, update.status)
@@ -170,19 +169,36 @@ export class HistoryIndex {
       n.end2[row] = at.end
     }
     rollup.count(this.facts(row), 1)
+    if (created) this.#ordered(row)
     this.#version++
     return true
+  }
+
+  /** What rows are ordered by: when received (a job never seen received: its last update). */
+  #key(row: number) {
+    const at = this.#numbers.receivedAt[row]!
+    const updated = this.#numbers.updatedAt[row]!
+    return Number.isNaN(at) ? (Number.isNaN(updated) ? 0 : updated) : at
+  }
+
+  /** A new row: put first when it is the newest (as live jobs are), so the order is not sorted again. */
+  #ordered(row: number) {
+    const order = this.#order
+    if (!order || order.length !== row || (row > 0 && this.#key(row) < this.#key(order[0]!))) {
+      this.#order = undefined
+      return
+    }
+    const next = new Int32Array(row + 1)
+    next[0] = row
+    next.set(order, 1)
+    this.#order = next
   }
 
   /** Rows newest first (by when received; a job never seen received by its last update). */
   order(): Int32Array {
     if (this.#order) return this.#order
     const keys = new Float64Array(this.count)
-    for (let row = 0; row < this.count; row++) {
-      const at = this.#numbers.receivedAt[row]!
-      const updated = this.#numbers.updatedAt[row]!
-      keys[row] = Number.isNaN(at) ? (Number.isNaN(updated) ? 0 : updated) : at
-    }
+    for (let row = 0; row < this.count; row++) keys[row] = this.#key(row)
     const order = new Int32Array(this.count)
     for (let row = 0; row < this.count; row++) order[row] = row
     order.sort((a, b) => keys[b]! - keys[a]! || b - a)

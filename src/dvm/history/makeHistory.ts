@@ -37,6 +37,8 @@ const PICKER_LIMIT = 100
 /** JobStore's memory, for a history without a data dir. */
 const MEMORY_RECORDS = 10_000
 const SAVE_DELAY_MS = 30_000
+/** The rollup is saved while open once this much history was read since it was (and always on closing). */
+const SAVE_AFTER_BYTES = 4 * 1024 * 1024
 /** A change to the history is absorbed (and `changes` told) this long after it, with any that follow. */
 const FOLLOW_DELAY_MS = 250
 const LEADING_ID = /^\{"id":"([0-9a-zA-Z_-]{1,128})"/
@@ -59,11 +61,12 @@ export const makeHistory = (dataDir: string | undefined, options: HistoryOptions
   Effect.gen(function*() {
     const store = yield* JobStore
     const now = options.now ?? Date.now
-    const zone = timeZone()
+    let zone = timeZone()
     const lock = yield* Semaphore.make(1)
     const updates = yield* PubSub.sliding<void>(1)
     let state: State | undefined
-    let unsaved = false
+    /** History bytes read since the rollup was last saved. */
+    let unsaved = 0
     let saveScheduled = false
     const scope = yield* Effect.scope
 
@@ -79,7 +82,7 @@ export const makeHistory = (dataDir: string | undefined, options: HistoryOptions
             if (update) s.index.apply(update, s.rollup, { file, start, end })
           })
           s.info = { ...s.info, bytesRead: s.info.bytesRead + tracked.consumed - from }
-          unsaved = true
+          unsaved += tracked.consumed - from
           if (tracked.consumed === from) break
           if (tracked.consumed < size) yield* Effect.yieldNow
         }
@@ -163,7 +166,7 @@ export const makeHistory = (dataDir: string | undefined, options: HistoryOptions
 
     const save = (s: State) =>
       Effect.suspend(() => {
-        unsaved = false
+        unsaved = 0
         try {
           saveRollup(dataDir!, zone, { files: s.files, rollup: s.rollup.encode(), index: s.index.encode() })
           return Effect.void
@@ -172,13 +175,14 @@ export const makeHistory = (dataDir: string | undefined, options: HistoryOptions
         }
       })
 
+    // Saved when what would be read again on opening is worth it (not the 17 MB of 100,000 jobs every few jobs).
     const scheduleSave = Effect.suspend(() => {
-      if (!unsaved || saveScheduled) return Effect.void
+      if (unsaved < SAVE_AFTER_BYTES || saveScheduled) return Effect.void
       saveScheduled = true
       return Effect.sleep(options.saveDelayMs ?? SAVE_DELAY_MS).pipe(
         Effect.andThen(lock.withPermits(1)(Effect.suspend(() => {
           saveScheduled = false
-          return state && unsaved ? save(state) : Effect.void
+          return state && unsaved > 0 ? save(state) : Effect.void
         }))),
         Effect.forkIn(scope),
         Effect.asVoid
@@ -193,7 +197,14 @@ export const makeHistory = (dataDir: string | undefined, options: HistoryOptions
         s.info = { opened: "memory", jobs: s.index.count, files: 0, bytesRead: 0 }
         return s
       }
-      const s = yield* catchUp(state ?? (yield* open)).pipe(
+      const s = yield* Effect.gen(function*() {
+        // Days are local days: a time zone changed while open (the machine travelled) counts them anew.
+        if (state && timeZone() !== zone) {
+          zone = timeZone()
+          state = yield* rebuild("the time zone changed")
+        }
+        return yield* catchUp(state ?? (yield* open))
+      }).pipe(
         Effect.catchDefect((e) =>
           // A file unreadable for a moment (permissions, a rename under way): what was read is kept.
           Effect.as(Effect.logWarning(`The job history could not be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`), state ?? fresh(now(), "unreadable")))
@@ -311,7 +322,7 @@ export const makeHistory = (dataDir: string | undefined, options: HistoryOptions
     })
     yield* store.changes.pipe(Stream.runForEach(() => follow), Effect.forkScoped({ startImmediately: true }))
     // What was read since the last save is saved on the way out.
-    yield* Effect.addFinalizer(() => lock.withPermits(1)(Effect.suspend(() => (state && unsaved ? save(state) : Effect.void))))
+    yield* Effect.addFinalizer(() => lock.withPermits(1)(Effect.suspend(() => (state && unsaved > 0 ? save(state) : Effect.void))))
 
     return {
       overview,
