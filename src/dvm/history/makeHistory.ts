@@ -70,14 +70,26 @@ export const makeHistory = (dataDir: string | undefined, options: HistoryOptions
     let saveScheduled = false
     const scope = yield* Effect.scope
 
+    /** Reads a chunk of a tracked file's lines, under its new name when a rotation renamed it meanwhile. */
+    const readTracked = (tracked: TrackedFile, from: number, to: number, onLine: (line: string, start: number, end: number) => void) => {
+      try {
+        return readLines(path.join(dataDir!, tracked.name), tracked.ino, from, to, CHUNK_BYTES, onLine)
+      } catch (e) {
+        // Nothing was read yet (the file's identity is checked first): find it by its inode.
+        const moved = listHistoryFiles(dataDir!).find((f) => f.ino === tracked.ino)
+        if (!moved || moved.name === tracked.name) throw e
+        tracked.name = moved.name
+        return readLines(path.join(dataDir!, tracked.name), tracked.ino, from, to, CHUNK_BYTES, onLine)
+      }
+    }
+
     /** Reads `file` from where it was left to its end, chunk by chunk, into the index. */
     const consume = (s: State, file: number, size: number) =>
       Effect.gen(function*() {
         const tracked = s.files[file]!
-        const fullPath = path.join(dataDir!, tracked.name)
         while (tracked.consumed < size) {
           const from = tracked.consumed
-          tracked.consumed = readLines(fullPath, tracked.ino, from, size, CHUNK_BYTES, (line, start, end) => {
+          tracked.consumed = readTracked(tracked, from, size, (line, start, end) => {
             const update = parseLine(line)
             if (update) s.index.apply(update, s.rollup, { file, start, end })
           })
@@ -237,7 +249,7 @@ export const makeHistory = (dataDir: string | undefined, options: HistoryOptions
           const tracked = s.files[range.file]!
           let at = range.start
           while (at < range.end) {
-            const next = readLines(path.join(dataDir!, tracked.name), tracked.ino, at, range.end, CHUNK_BYTES, (line) => {
+            const next = readTracked(tracked, at, range.end, (line) => {
               // Another job's line (as JobStore writes them, the id first) is passed over unparsed.
               const id = LEADING_ID.exec(line)?.[1]
               if (id !== undefined && !wanted.has(id)) return
