@@ -8,6 +8,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Fiber, Layer, Logger, Stream } from "effect"
 import { nip19 } from "nostr-tools"
+import { compareFiles } from "../../src/dvm/history/historyFiles"
 import { ROLLUP_FILE } from "../../src/dvm/history/rollupFile"
 import { History, type HistoryFilter } from "../../src/dvm/services/History"
 import { JOBS_FILE, type JobRecord, JobStore } from "../../src/dvm/services/JobStore"
@@ -364,6 +365,44 @@ describe("History", function() {
       }))
     assert.deepEqual(result[0], expectedOverview([...seeded.records, ...other], now))
     assert.equal(result[1].opened, "rebuilt")
+  })
+
+  it("while two windows write and rotate at once and the dashboard pages, agrees with a plain replay of every file", async () => {
+    const dir = tmp()
+    const now = Date.now()
+    const result = await withHistory(dir, now, ({ history, store }) =>
+      Effect.gen(function*() {
+        yield* history.overview
+        const write = (into: JobStore["Service"], tag: string) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < 500; i++) {
+              const id = `${tag}${i.toString(16).padStart(63, "0")}`
+              yield* into.record({ id, customer: tag.repeat(64), kind: 5050, requestedAt: 0, receivedAt: Date.now(), status: "received", bolt11: "q".repeat(300) })
+              yield* into.record({ id, status: "success", priceSats: 1, payment: "unpaid" })
+              yield* into.record({ id, payment: "paid", paidAt: Date.now() })
+              if (i % 7 === 0) yield* history.page({}, 0, 20)
+              yield* Effect.yieldNow
+            }
+          })
+        // Another window's JobStore on the same data dir, rotating at a different size.
+        yield* Effect.gen(function*() {
+          const other = yield* Effect.service(JobStore)
+          yield* Effect.all([write(store, "a"), write(other, "b")], { concurrency: 2 })
+        }).pipe(Effect.provide(JobStore.layer(dir, { rotateBytes: 50_000 })))
+        return yield* history.overview
+      }), 60_000)
+    const merged = new Map<string, JobRecord>()
+    const files = fs.readdirSync(dir).filter((n) => n === JOBS_FILE || /^jobs-.*\.jsonl$/.test(n)).sort(compareFiles)
+    assert.ok(files.length > 5, `both rotated (${files.length} files)`)
+    for (const file of files) {
+      for (const line of fs.readFileSync(path.join(dir, file), "utf8").split("\n")) {
+        const update = line.startsWith('{"id"') ? JSON.parse(line) : undefined
+        if (update) merged.set(update.id, { ...merged.get(update.id), ...update })
+      }
+    }
+    assert.equal(merged.size, 1000)
+    assert.deepEqual(result, expectedOverview([...merged.values()], now))
+    assert.equal(result.allTime.satsPaid, 1000)
   })
 
   it("skips torn, broken and mistyped lines and counts the rest; a torn last line is read once it is ended", async () => {
