@@ -235,7 +235,14 @@ describe("History", function() {
     const first = await withHistory(dir, seeded.now, ({ history }) => Effect.all([history.info, history.overview]))
     assert.equal(first[0].opened, "rebuilt")
     assert.equal(fs.statSync(path.join(dir, ROLLUP_FILE)).mode & 0o777, 0o600)
+    // Widened by hand (or copied in), and a draft a crash left while saving: narrowed, and removed.
+    fs.chmodSync(path.join(dir, ROLLUP_FILE), 0o644)
+    const draft = path.join(dir, `${ROLLUP_FILE}.new-99999`)
+    fs.writeFileSync(draft, "{\"half\":")
+    fs.utimesSync(draft, new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000))
     const second = await withHistory(dir, seeded.now, ({ history }) => Effect.all([history.info, history.overview]))
+    assert.equal(fs.statSync(path.join(dir, ROLLUP_FILE)).mode & 0o777, 0o600)
+    assert.equal(fs.existsSync(draft), false)
     assert.deepEqual(second[0], { opened: "reused", jobs: 6000, files: seeded.files.length, bytesRead: 0 })
     assert.deepEqual(second[1], first[1])
     // A job appended while it was closed: read from the end of what was read, nothing more.

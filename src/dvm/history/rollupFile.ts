@@ -7,10 +7,12 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { FILE_MODE } from "../dataDir"
+import { FILE_MODE, makePrivate } from "../dataDir"
 
 export const ROLLUP_FILE = "rollup.json"
 const VERSION = 1
+/** A draft older than this was left by a process that stopped while saving. */
+const ABANDONED_DRAFT_MS = 5 * 60_000
 
 /** A history file as far as it was read: known by its inode, checked by its first bytes. */
 export interface TrackedFile {
@@ -28,8 +30,15 @@ export interface SavedRollup {
   readonly index: unknown
 }
 
-/** The saved rollup, or why it cannot be used. */
+/** The saved rollup, or why it cannot be used. Narrows it to its owner, and removes drafts a crash left. */
 export const loadRollup = (dir: string, zone: string): SavedRollup | { readonly unusable: string } => {
+  for (const name of fs.readdirSync(dir)) {
+    if (!name.startsWith(`${ROLLUP_FILE}.new-`)) continue
+    const draft = path.join(dir, name)
+    const stat = fs.statSync(draft, { throwIfNoEntry: false })
+    if (stat && Date.now() - stat.mtimeMs > ABANDONED_DRAFT_MS) fs.rmSync(draft, { force: true })
+  }
+  makePrivate(path.join(dir, ROLLUP_FILE))
   let text: string
   try {
     text = fs.readFileSync(path.join(dir, ROLLUP_FILE), "utf8")
