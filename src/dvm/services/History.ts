@@ -18,9 +18,9 @@ export interface PeriodTotals {
   readonly failed: number
   /** Sats the wallet confirmed paid. */
   readonly satsPaid: number
-  /** Sats invoiced and still open (not paid, not expired). */
+  /** Sats invoiced and still open (not paid, not expired), on the day the job was received. */
   readonly satsAwaiting: number
-  /** Jobs served without charge (free mode, or a price of 0). */
+  /** Jobs served without charge (payment "free", or a success at a price of 0). */
   readonly freeJobs: number
 }
 
