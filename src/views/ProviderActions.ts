@@ -11,6 +11,7 @@ import { parseSecretKey } from "../dvm/protocol/identity"
 import { useWasmSignatures } from "../dvm/protocol/signing"
 import { Identity } from "../dvm/services/Identity"
 import type { Inference } from "../dvm/services/Inference"
+import type { History } from "../dvm/services/History"
 import type { JobStore } from "../dvm/services/JobStore"
 import { Kind5050DVM } from "../dvm/services/Kind5050DVM"
 import type { Nostr } from "../dvm/services/Nostr"
@@ -24,7 +25,7 @@ import { nwcUrlProblem } from "./walletInput"
 
 type WalletBackend = (typeof WALLET_BACKENDS)[number]
 
-export type ProviderServices = Kind5050DVM | Identity | Inference | Wallet | JobStore | Nostr | Settings | Secrets
+export type ProviderServices = Kind5050DVM | Identity | Inference | Wallet | JobStore | History | Nostr | Settings | Secrets
 export type ProviderRuntime = ManagedRuntime.ManagedRuntime<ProviderServices, unknown>
 
 const OPEN_SETTINGS = "Open Settings"
