@@ -128,7 +128,7 @@ function makeJobPipeline() {
     const installedModels = Effect.gen(function*() {
       if (models && Date.now() - models.at < MODELS_CACHE_MS) return models.names
       const current = yield* inference.status
-      if (!current.reachable) return yield* Effect.fail(new JobFailure(current.error ?? "Ollama is not reachable"))
+      if (!current.reachable) return yield* Effect.fail(new JobFailure(current.error ?? "the model server is not reachable"))
       models = { at: Date.now(), names: current.models }
       return current.models
     })
@@ -139,7 +139,7 @@ function makeJobPipeline() {
         const names = yield* installedModels
         const wanted = [job.params.model, config["textGeneration.model"]].filter((m): m is string => !!m)
         const chosen = wanted.find((m) => names.includes(m) || names.includes(`${m}:latest`)) ?? names[0]
-        if (!chosen) return yield* Effect.fail(new JobFailure("no model is installed on this provider's Ollama"))
+        if (!chosen) return yield* Effect.fail(new JobFailure("no model is available on this provider"))
         return chosen
       })
 
@@ -241,7 +241,7 @@ function makeJobPipeline() {
     /** Handed to the relays at once, ahead of the job's later replies (as `processing` is); its OK is not waited for. */
     const reportQueued = (keys: Keys, request: RequestRef, position: number) =>
       position > 0
-        ? Effect.forkChild(sendFeedback(keys, request, "processing", { extra: `queued: position ${position}, waiting for Ollama` }), { startImmediately: true })
+        ? Effect.forkChild(sendFeedback(keys, request, "processing", { extra: `queued: position ${position}, waiting for the model` }), { startImmediately: true })
         : Effect.void
 
     /** `slot.queued` says whether the job holds its place in the admission queue (taken here once a pay-first job is paid). */
