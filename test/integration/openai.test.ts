@@ -174,6 +174,19 @@ describe("OpenAI-compatible backend", function() {
     assert.equal(customer.repliesFor(job.id).results.length, 0, "no result")
   })
 
+  it("a job past its timeout is stopped and its HTTP request aborted at the server", async () => {
+    await provider.updateConfig({ "limits.jobTimeoutSeconds": 5 })
+    server.hold()
+    try {
+      const { job, replies } = await runJob("held past the timeout")
+      assert.equal(statusText(replies.feedback.at(-1)), "the job ran longer than 5 s and was stopped")
+      await waitFor(() => server.aborted === 1, 5000, "the server seeing its request aborted")
+      assert.equal((await provider.jobRecord(job.id))?.status, "error")
+    } finally {
+      await provider.updateConfig({ "limits.jobTimeoutSeconds": 300 })
+    }
+  })
+
   it("a server error reaches the customer as a readable reason naming the server, and the provider keeps serving", async () => {
     server.mode = "error"
     server.errorStatus = 500
