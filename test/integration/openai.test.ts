@@ -87,6 +87,16 @@ describe("OpenAI-compatible backend", function() {
     assert.equal(server.modelListings, 1)
     assert.deepEqual(server.authorizations, [`Bearer ${API_KEY}`])
     assert.equal(await provider.run(Kind5050DVM.use((dvm) => dvm.readiness)), undefined, "ready to serve")
+
+    // Ids no person could read, or absurdly long, are left out of what is shown and offered.
+    const models = server.models
+    server.models = [...models, "evil\u001b[31mred", "x".repeat(300), MODEL]
+    try {
+      const listed = await provider.run(Inference.use((inference) => inference.status))
+      assert.deepEqual(listed.models, [MODEL, "llama-3.1-8b"])
+    } finally {
+      server.models = models
+    }
   })
 
   it("serves a job by streaming chat completions and prices it from the server's usage", async () => {
@@ -185,6 +195,16 @@ describe("OpenAI-compatible backend", function() {
     } finally {
       await provider.updateConfig({ "limits.jobTimeoutSeconds": 300 })
     }
+  })
+
+  it("a server flooding its reply is cut off at a bound, the customer told, and the provider keeps serving", async () => {
+    server.mode = "flood"
+    const { replies } = await runJob("flood me")
+    assert.match(statusText(replies.feedback.at(-1)), /^OpenAI-compatible server at .* failed: .*the reply was larger than \d+ bytes/)
+    await waitFor(() => server.inFlight === 0, 5000, "the flood's connection closed")
+    server.mode = "ok"
+    const served = await runJob("calm again")
+    assert.deepEqual(served.replies.feedback.map(statusOf), ["processing", "success"])
   })
 
   it("a server error reaches the customer as a readable reason naming the server, and the provider keeps serving", async () => {

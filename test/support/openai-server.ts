@@ -18,8 +18,9 @@ import type { AddressInfo, Socket } from "node:net";
  * - hang: read the request and never answer, not even headers, until the client goes away.
  * - errorMidStream: (streaming) send the first token, then an SSE event {"error": {...}} and end.
  * - truncated: (streaming) send the tokens, then end without a finish_reason or [DONE].
+ * - flood: (streaming) send one SSE line that never ends, 64 KiB at a time, until the client goes away.
  */
-export type OpenAiMode = "ok" | "error" | "hang" | "errorMidStream" | "truncated";
+export type OpenAiMode = "ok" | "error" | "hang" | "errorMidStream" | "truncated" | "flood";
 
 export interface ChatRequest {
   readonly path: string;
@@ -269,6 +270,15 @@ export class OpenAiStandIn {
     res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
     res.flushHeaders(); // so the client has its stream (and can abort it) before the first token
     send(chunk({ role: "assistant", content: "" }, null));
+    if (mode === "flood") {
+      const block = "x".repeat(64 * 1024);
+      const closed = new Promise((resolve) => res.once("close", resolve));
+      res.write("data: ");
+      while (!gone()) {
+        if (!res.write(block)) await Promise.race([new Promise((resolve) => res.once("drain", resolve)), closed]);
+      }
+      return;
+    }
     const count = mode === "errorMidStream" ? Math.min(1, tokens.length) : tokens.length;
     for (const token of tokens.slice(0, count)) {
       while (this.gate && !gone()) await Promise.race([this.gate.opened, sleep(50)]);

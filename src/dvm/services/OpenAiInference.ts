@@ -22,6 +22,10 @@ const NAME = serverName("openai")
 /** Models kept from /v1/models, and the longest id taken: a server's list is not ours to trust. */
 const MAX_MODELS = 1000
 const MAX_MODEL_ID_CHARS = 256
+/** A model list larger than this is refused (a thousand ids take a fraction of it). */
+const MAX_LIST_BYTES = 4 * 1024 * 1024
+/** A streamed reply may carry this much per allowed token (a chunk's JSON around each token), plus a margin. */
+const MAX_STREAM_BYTES_PER_TOKEN = 2048
 /** Of an error reply, this much is read (the rest is not waited for). */
 const MAX_ERROR_BODY_BYTES = 8192
 /** Text past this many characters per allowed token means the server ignores max_tokens: the job is stopped. */
@@ -193,7 +197,7 @@ export const makeOpenAiInference = (settings: Settings["Service"], secrets: Secr
     return yield* Effect.tryPromise({
       try: async (interrupted) => {
         const signal = AbortSignal.any([interrupted, timeout])
-        const page = await client(target, keepingErrorBody(keptAliveFetch(signal), body), STATUS_TIMEOUT_MS).models.list({ signal })
+        const page = await client(target, keepingErrorBody(keptAliveFetch(signal, MAX_LIST_BYTES), body), STATUS_TIMEOUT_MS).models.list({ signal })
         const result: InferenceStatus = { backend: "openai", reachable: true, host: target.baseUrl, models: modelIds(page.data) }
         return result
       },
@@ -219,7 +223,8 @@ export const makeOpenAiInference = (settings: Settings["Service"], secrets: Secr
       ...(sends("top_k") ? { top_k: options.topK } : {})
     }
     const maxChars = options.maxTokens * MAX_CHARS_PER_TOKEN + 4096
-    const openai = client(target, keepingErrorBody(keptAliveFetch(interrupted), body), target.jobTimeoutMs + STATUS_TIMEOUT_MS)
+    const maxBytes = options.maxTokens * MAX_STREAM_BYTES_PER_TOKEN + 1024 * 1024
+    const openai = client(target, keepingErrorBody(keptAliveFetch(interrupted, maxBytes), body), target.jobTimeoutMs + STATUS_TIMEOUT_MS)
     const chunks = await openai.chat.completions.create(params, { signal: interrupted })
     let text = ""
     let pieces = 0
@@ -238,7 +243,8 @@ export const makeOpenAiInference = (settings: Settings["Service"], secrets: Secr
       if ((choice as { finish_reason?: unknown } | undefined)?.finish_reason) finished = true
       const u = chunk.usage as { prompt_tokens?: unknown; completion_tokens?: unknown } | null | undefined
       if (u && isCount(u.prompt_tokens) && isCount(u.completion_tokens)) {
-        usage = { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens }
+        // Never more output than the customer allowed is charged, whatever the server claims.
+        usage = { promptTokens: u.prompt_tokens, completionTokens: Math.min(u.completion_tokens, options.maxTokens) }
       }
     }
     return { text, pieces, finished, usage }

@@ -4,10 +4,11 @@
  * with Ollama, a job's round trip costs about a third less CPU and time than the global fetch.
  * `abort` cancels the request as the caller's signal does, whether or not the server has started
  * answering: interrupting a job's fiber aborts it, and the server sees its connection close.
+ * `maxBytes`, when given, bounds the reply's body: past it the reply ends with an error.
  */
 import * as http from "node:http"
 import * as https from "node:https"
-import { Readable } from "node:stream"
+import { pipeline, Readable, Transform } from "node:stream"
 
 const agents: Record<string, http.Agent> = {
   "http:": new http.Agent({ keepAlive: true }),
@@ -15,6 +16,17 @@ const agents: Record<string, http.Agent> = {
 }
 
 const abortError = () => new DOMException("This operation was aborted", "AbortError")
+
+/** Passes the body on until it grows past `maxBytes`, then fails it. */
+const bounded = (maxBytes: number) => {
+  let received = 0
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      received += chunk.length
+      done(received > maxBytes ? new Error(`the reply was larger than ${maxBytes} bytes`) : null, chunk)
+    }
+  })
+}
 
 /** Headers as node:http takes them, from any form fetch accepts (the openai client passes a Headers). */
 const plainHeaders = (given: HeadersInit | undefined): Record<string, string> => {
@@ -25,7 +37,7 @@ const plainHeaders = (given: HeadersInit | undefined): Record<string, string> =>
   return out
 }
 
-export const keptAliveFetch = (abort: AbortSignal): typeof fetch => (input, init) =>
+export const keptAliveFetch = (abort: AbortSignal, maxBytes?: number): typeof fetch => (input, init) =>
   new Promise<Response>((resolve, reject) => {
     const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url)
     const signals = init?.signal ? [abort, init.signal] : [abort]
@@ -47,7 +59,8 @@ export const keptAliveFetch = (abort: AbortSignal): typeof fetch => (input, init
         if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value)
       }
       const status = response.statusCode ?? 500
-      const body = status === 204 || status === 304 ? null : (Readable.toWeb(response) as ReadableStream<Uint8Array>)
+      const source = maxBytes === undefined ? response : pipeline(response, bounded(maxBytes), () => undefined)
+      const body = status === 204 || status === 304 ? null : (Readable.toWeb(source) as ReadableStream<Uint8Array>)
       resolve(new Response(body, { status, statusText: response.statusMessage ?? "", headers }))
     })
     request.end(typeof init?.body === "string" ? init.body : undefined)
