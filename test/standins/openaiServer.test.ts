@@ -108,6 +108,23 @@ describe("test support: OpenAI API stand-in", function () {
     assert.equal(server.inFlight, 0);
   });
 
+  it("floods: one SSE line that never ends, until the client goes away", async () => {
+    server.mode = "flood";
+    const controller = new AbortController();
+    const response = await fetch(`${server.baseUrl}/chat/completions`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ model: "llama-3.1-8b", messages: [{ role: "user", content: "x" }], stream: true }),
+      signal: controller.signal,
+    });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while (text.length < 512 * 1024) text += new TextDecoder().decode((await reader.read()).value);
+    assert.ok(!text.slice(-400 * 1024).includes("\n"), "no line end in the last 400 KiB");
+    controller.abort();
+    await waitFor(() => server.inFlight === 0, 5000, "the flood stopped");
+  });
+
   it("sends an error event mid-stream, and ends a truncated stream without finish_reason", async () => {
     server.mode = "errorMidStream";
     const failing = await client().chat.completions.create({ model: "llama-3.1-8b", messages: [{ role: "user", content: "x" }], stream: true });
