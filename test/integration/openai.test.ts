@@ -87,6 +87,9 @@ describe("OpenAI-compatible backend", function() {
     assert.equal(server.modelListings, 1)
     assert.deepEqual(server.authorizations, [`Bearer ${API_KEY}`])
     assert.equal(await provider.run(Kind5050DVM.use((dvm) => dvm.readiness)), undefined, "ready to serve")
+    // The announcement offers the model set, as with Ollama.
+    const [handler] = await customer.pool.querySync([relay.url], { kinds: [31990], authors: [provider.pubkey] })
+    assert.deepEqual(JSON.parse((handler as Event).content).nip90Params.model.values, [MODEL])
 
     // Ids no person could read, or absurdly long, are left out of what is shown and offered.
     const models = server.models
@@ -228,6 +231,14 @@ describe("OpenAI-compatible backend", function() {
       `OpenAI-compatible server at ${server.baseUrl} answered HTTP 400: This model's maximum context length is 2048 tokens`
     )
     server.errorBody = undefined
+
+    // An error event in the middle of the stream, and a stream that just stops.
+    server.mode = "errorMidStream"
+    const midStream = await runJob("fails halfway")
+    assert.equal(statusText(midStream.replies.feedback.at(-1)), `OpenAI-compatible server at ${server.baseUrl} failed: The model runner crashed mid-stream`)
+    server.mode = "truncated"
+    const truncated = await runJob("cut short")
+    assert.equal(statusText(truncated.replies.feedback.at(-1)), `OpenAI-compatible server at ${server.baseUrl} ended the response before it was done`)
 
     server.mode = "ok"
     const served = await runJob("and now it works")

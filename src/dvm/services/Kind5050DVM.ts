@@ -140,7 +140,7 @@ function makeKind5050DVM() {
       if (server.models.length === 0) {
         return server.backend === "ollama"
           ? `Ollama at ${server.host} has no models installed (try \`ollama pull llama3.2\`)`
-          : `${name} at ${server.host} lists no models`
+          : `${name} at ${server.host} lists no models (is the base URL right, ending in /v1?)`
       }
       const model = config["textGeneration.model"]
       if (model && !server.models.includes(model) && !server.models.includes(`${model}:latest`)) {
