@@ -29,6 +29,7 @@ export type ProviderRuntime = ManagedRuntime.ManagedRuntime<ProviderServices, un
 const OPEN_SETTINGS = "Open Settings"
 const SHOW_LOG = "Show Log"
 const SET_UP_WALLET = "Set Up Wallet"
+const SET_API_KEY = "Set OpenAI API Key"
 
 /** The reason a failed effect gives a person: a tagged error's message, else the defect's. */
 export const reasonOf = (cause: Cause.Cause<unknown>): string => {
@@ -75,12 +76,15 @@ export class ProviderActions {
         yield* Effect.logWarning(reason)
       })
     )
-    const buttons = /wallet/i.test(reason) ? [SET_UP_WALLET, OPEN_SETTINGS, SHOW_LOG] : [OPEN_SETTINGS, SHOW_LOG]
+    const buttons = /wallet/i.test(reason)
+      ? [SET_UP_WALLET, OPEN_SETTINGS, SHOW_LOG]
+      : /API key/.test(reason) ? [SET_API_KEY, OPEN_SETTINGS, SHOW_LOG] : [OPEN_SETTINGS, SHOW_LOG]
     // Not awaited: the attempt has ended even while the message stays up.
     void vscode.window.showErrorMessage(reason, ...buttons).then((choice) => {
       if (choice === OPEN_SETTINGS) void this.openSettings()
       else if (choice === SHOW_LOG) this.showLog()
       else if (choice === SET_UP_WALLET) void this.setUpWallet()
+      else if (choice === SET_API_KEY) void this.setOpenAiApiKey()
     })
   }
 
