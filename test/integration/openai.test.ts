@@ -76,6 +76,7 @@ describe("OpenAI-compatible backend", function() {
     server.sendsUsage = true
     server.apiKey = API_KEY
     server.refusedParams = []
+    server.hangModels = false
     server.responder = ({ model, prompt }) => `Echo from ${model}: ${prompt}`
     await provider.updateConfig({ "inference.backend": "openai", "payment.mode": "pay-after", "streaming.intervalMs": 0 })
   })
@@ -297,6 +298,13 @@ describe("OpenAI-compatible backend", function() {
     const onOpenAi = await runJob("back again")
     assert.equal((onOpenAi.replies.results[0] as Event).content, `Echo from ${MODEL}: back again`)
     assert.equal(server.requests.length, 1)
+  })
+
+  it("a server that never answers the model list is given up on after 5 s, saying so", async () => {
+    server.hangModels = true
+    const status = await provider.run(Inference.use((inference) => inference.status))
+    assert.equal(status.reachable, false)
+    assert.equal(status.error, `OpenAI-compatible server at ${server.baseUrl} did not answer within 5 s`)
   })
 
   it("an unreachable server is named with its address when going online", async () => {

@@ -125,6 +125,16 @@ describe("test support: OpenAI API stand-in", function () {
     await waitFor(() => server.inFlight === 0, 5000, "the flood stopped");
   });
 
+  it("never answers the model list when told to hang it", async () => {
+    server.hangModels = true;
+    try {
+      await assert.rejects(new OpenAI({ baseURL: server.baseUrl, apiKey: "x", maxRetries: 0, timeout: 300 }).models.list(), /timed out/i);
+      assert.equal(server.modelListings, 1);
+    } finally {
+      server.hangModels = false;
+    }
+  });
+
   it("sends an error event mid-stream, and ends a truncated stream without finish_reason", async () => {
     server.mode = "errorMidStream";
     const failing = await client().chat.completions.create({ model: "llama-3.1-8b", messages: [{ role: "user", content: "x" }], stream: true });

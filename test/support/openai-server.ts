@@ -77,6 +77,8 @@ export class OpenAiStandIn {
   errorBody: unknown;
   apiKey: string | undefined;
   refusedParams: string[];
+  /** GET /v1/models reads the request and never answers (a hung server), until the client goes away. */
+  hangModels = false;
   delayMsPerToken: number;
   responder: Responder;
   promptTokenOverhead: number;
@@ -192,6 +194,7 @@ export class OpenAiStandIn {
     }
     if (req.method === "GET" && url.pathname === "/v1/models") {
       this.modelListings++;
+      if (this.hangModels) return;
       return sendJson(res, 200, {
         object: "list",
         data: this.models.map((id) => ({ id, object: "model", created: 1_735_689_600, owned_by: "stand-in" })),
