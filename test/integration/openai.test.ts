@@ -231,6 +231,17 @@ describe("OpenAI-compatible backend", function() {
       statusText(context.replies.feedback.at(-1)),
       `OpenAI-compatible server at ${server.baseUrl} answered HTTP 400: This model's maximum context length is 2048 tokens`
     )
+    // TGI's shape ({"error": "..."}), and FastAPI's validation detail.
+    server.errorStatus = 422
+    server.errorBody = { error: "Input validation error: `max_new_tokens` must be <= 100", error_type: "validation" }
+    const tgi = await runJob("tgi says no")
+    assert.equal(
+      statusText(tgi.replies.feedback.at(-1)),
+      `OpenAI-compatible server at ${server.baseUrl} answered HTTP 422: Input validation error: \`max_new_tokens\` must be <= 100`
+    )
+    server.errorBody = { detail: [{ loc: ["body", "messages"], msg: "field required" }] }
+    const fastapi = await runJob("fastapi says no")
+    assert.match(statusText(fastapi.replies.feedback.at(-1)), /answered HTTP 422: \[\{"loc":\["body","messages"\],"msg":"field required"\}\]$/)
     server.errorBody = undefined
 
     // An error event in the middle of the stream, and a stream that just stops.
