@@ -80,7 +80,8 @@ const keepingErrorBody = (inner: typeof fetch, kept: ErrorBody): typeof fetch =>
 /**
  * What the server said went wrong, from the shapes the OpenAI-compatible servers use:
  * `{"error": {"message"}}` (OpenAI, llama.cpp, newer vLLM), `{"message"}` (older vLLM, LM Studio),
- * `{"error": "..."}` (TGI), `{"detail": ...}` (FastAPI validation); else the text itself.
+ * `{"error": "..."}` (TGI), `{"detail": [{"loc", "msg"}]}` (FastAPI validation: where and what,
+ * never the `input` it may echo); else the text itself.
  */
 const serverMessage = (body: string): string => {
   let parsed: unknown
@@ -94,7 +95,11 @@ const serverMessage = (body: string): string => {
   if (typeof error === "object" && error !== null && typeof error.message === "string") return error.message
   if (typeof error === "string") return error
   if (typeof o.message === "string") return o.message
-  if (o.detail !== undefined) return typeof o.detail === "string" ? o.detail : JSON.stringify(o.detail)
+  if (typeof o.detail === "string") return o.detail
+  if (Array.isArray(o.detail)) {
+    return o.detail.map((d: { loc?: unknown; msg?: unknown }) =>
+      `${Array.isArray(d?.loc) ? d.loc.join(".") + ": " : ""}${typeof d?.msg === "string" ? d.msg : "invalid"}`).join("; ")
+  }
   return body.trim()
 }
 
@@ -253,7 +258,8 @@ export const makeOpenAiInference = (settings: Settings["Service"], secrets: Secr
   /** The parameter a 400/422 says the server does not take, if it is one we can go without. */
   const refusedParameter = (cause: unknown, body: ErrorBody, target: Target): Optional | undefined => {
     if (!(cause instanceof APIError) || (cause.status !== 400 && cause.status !== 422)) return undefined
-    const said = body.text ?? cause.message
+    // What the server said, not the whole body: a body may echo the request, which names them all.
+    const said = body.text !== undefined ? serverMessage(body.text) : cause.message
     return (["top_k", "stream_options"] as const).find((p) => said.includes(p) && !refused.has(`${target.baseUrl} ${p}`))
   }
 
