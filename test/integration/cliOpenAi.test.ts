@@ -48,7 +48,9 @@ describe("headless host with an OpenAI-compatible server", function() {
   it("serves with the key from SELL_COMPUTE_OPENAI_API_KEY, sent as a Bearer token and never printed", async () => {
     const run = runCli(["--config", configFile(), "--data-dir", dir], {
       SELL_COMPUTE_NOSTR_SECRET_KEY: bytesToHex(generateSecretKey()),
-      SELL_COMPUTE_OPENAI_API_KEY: API_KEY
+      SELL_COMPUTE_OPENAI_API_KEY: API_KEY,
+      // Headers the openai client would add from the environment cannot replace the key.
+      OPENAI_CUSTOM_HEADERS: "Authorization: Bearer sk-from-custom-headers"
     })
     const customer = new Customer([relay.url])
     try {
@@ -73,7 +75,8 @@ describe("headless host with an OpenAI-compatible server", function() {
       SELL_COMPUTE_NOSTR_SECRET_KEY: bytesToHex(generateSecretKey()),
       // The openai client would read these by default: a key for api.openai.com must not reach another server.
       OPENAI_API_KEY: "sk-the-users-own-openai-key",
-      OPENAI_ORG_ID: "org-users-own"
+      OPENAI_ORG_ID: "org-users-own",
+      OPENAI_CUSTOM_HEADERS: "Authorization: Bearer sk-from-custom-headers"
     })
     assert.equal(await run.exited, 1)
     assert.match(run.output(), /OpenAI-compatible server at http:\/\/127\.0\.0\.1:\d+\/v1 asks for an API key \(set one with .*SELL_COMPUTE_OPENAI_API_KEY headless\) \(HTTP 401\)/)

@@ -177,8 +177,8 @@ export const makeOpenAiInference = (settings: Settings["Service"], secrets: Secr
   /**
    * A client for one call. Everything it could take from the environment (OPENAI_API_KEY, an
    * organization, a project, a log level) is set here instead: the user's OpenAI key must never
-   * reach another server. Without a key no Authorization header is sent. No retries: a job's
-   * timeout and its customer decide, not the client.
+   * reach another server. Authorization is ours alone, also over OPENAI_CUSTOM_HEADERS: the key, or
+   * no header at all without one. No retries: a job's timeout and its customer decide, not the client.
    */
   const client = (target: Target, fetch: typeof globalThis.fetch, timeoutMs: number) =>
     new OpenAI({
@@ -188,7 +188,7 @@ export const makeOpenAiInference = (settings: Settings["Service"], secrets: Secr
       organization: null,
       project: null,
       webhookSecret: null,
-      ...(target.apiKey ? {} : { defaultHeaders: { Authorization: null } }),
+      defaultHeaders: { Authorization: target.apiKey ? `Bearer ${target.apiKey}` : null },
       maxRetries: 0,
       timeout: timeoutMs,
       logLevel: "off",
