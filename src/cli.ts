@@ -13,6 +13,7 @@ import { providerLayer } from "./dvm/providerLayer"
 import { parseMnemonic } from "./dvm/mnemonic"
 import { parseSecretKey } from "./dvm/protocol/identity"
 import { useWasmSignatures } from "./dvm/protocol/signing"
+import { serverName } from "./dvm/modelServer"
 import { Inference } from "./dvm/services/Inference"
 import { Kind5050DVM, reachable, relaySummary, relaysSettled } from "./dvm/services/Kind5050DVM"
 import { Nostr, RELAY_TIMEOUT_MS } from "./dvm/services/Nostr"
@@ -31,7 +32,8 @@ const USAGE = `Usage: sell-compute --config FILE.json [--data-dir DIR]
 FILE.json is an object keyed by setting id, e.g. {"sellCompute.relays": ["wss://nos.lol"]}.
 Secrets come from the environment: ${SECRET_ENV.nostrSecretKey} (hex or nsec; generated and kept
 in the data dir when unset), ${SECRET_ENV.sparkMnemonic} (wallet.backend "spark") and
-${SECRET_ENV.nwcUrl} (wallet.backend "nwc").
+${SECRET_ENV.nwcUrl} (wallet.backend "nwc"), ${SECRET_ENV.openaiApiKey} (inference.backend "openai",
+when the server asks for a key).
 ${WALLET_TIMEOUT_ENV} (seconds, at most ${WALLET_DEADLINES.invoiceStatusMs / 1000}) shortens how long any wallet call may take.`
 
 /** The start summary waits this long at most for every relay's first connection attempt to end. */
@@ -55,11 +57,12 @@ const startSummary = (config: Config, dataDir: string, keyFromEnv: boolean) =>
     )
     const relays = yield* SubscriptionRef.get(nostr.relayStates)
     const status = yield* SubscriptionRef.get(dvm.status)
-    const ollama = yield* (yield* Inference).status
+    const server = yield* (yield* Inference).status
+    const name = serverName(server.backend)
     const chosen = config["textGeneration.model"]
-    const installed = ollama.reachable
-      ? `${ollama.models.join(", ") || "none"} installed in Ollama at ${ollama.host}`
-      : `Ollama at ${ollama.host} not reachable now${ollama.error ? ` (${ollama.error})` : ""}`
+    const installed = server.reachable
+      ? `${server.models.join(", ") || "none"} ${server.backend === "ollama" ? "installed in" : "offered by the"} ${name} at ${server.host}`
+      : `${name} at ${server.host} not reachable now${server.error ? ` (${server.error})` : ""}`
     const mode = config["payment.mode"]
     const lines = [
       `Serving as ${status.npub ?? "(unknown)"}`,

@@ -72,6 +72,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<SellCo
     vscode.commands.registerCommand("sellCompute.setUpWallet", () => actions.setUpWallet()),
     vscode.commands.registerCommand("sellCompute.connectNwcWallet", () => actions.connectNwcWallet()),
     vscode.commands.registerCommand("sellCompute.removeWallet", () => actions.removeWallet()),
+    vscode.commands.registerCommand("sellCompute.setOpenAiApiKey", () => actions.setOpenAiApiKey()),
     vscode.commands.registerCommand("sellCompute.resetSettings", () => actions.resetSettings())
   )
 

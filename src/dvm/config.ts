@@ -26,6 +26,7 @@ const numberBetween = (minimum: number, maximum: number) =>
 export const PAYMENT_MODES = ["pay-after", "pay-first", "free"] as const
 export const WALLET_BACKENDS = ["spark", "nwc"] as const
 export const SPARK_NETWORKS = ["MAINNET", "REGTEST"] as const
+export const INFERENCE_BACKENDS = ["ollama", "openai"] as const
 
 /**
  * The NIP-90 job request kinds this provider serves, each with what Settings says of it. The one
@@ -109,7 +110,30 @@ export const settings = {
   "ollama.host": setting({
     schema: HttpUrl,
     default: "http://127.0.0.1:11434",
-    description: "Address of the Ollama server that runs the jobs.",
+    description: "Address of the Ollama server that runs the jobs (when `inference.backend` is `ollama`).",
+    json: { type: "string" },
+    scope: "application",
+    section: "model"
+  }),
+  "inference.backend": setting({
+    schema: Schema.Literals(INFERENCE_BACKENDS),
+    default: "ollama",
+    description: "What runs the jobs. `ollama`: Ollama at `ollama.host`. `openai`: any server speaking the OpenAI API (vLLM, llama.cpp's server, LM Studio, TGI) at `openai.baseUrl`; its API key, if it needs one, is kept in the OS secret store (command Set OpenAI API Key).",
+    json: {
+      type: "string",
+      enum: [...INFERENCE_BACKENDS],
+      enumDescriptions: [
+        "Ollama, at sellCompute.ollama.host.",
+        "A server speaking the OpenAI API (vLLM, llama.cpp server, LM Studio, TGI), at sellCompute.openai.baseUrl."
+      ]
+    },
+    scope: "application",
+    section: "model"
+  }),
+  "openai.baseUrl": setting({
+    schema: HttpUrl,
+    default: "http://127.0.0.1:8000/v1",
+    description: "Base URL of the OpenAI-compatible server, up to and including `/v1` (e.g. `http://127.0.0.1:8000/v1` for vLLM, `http://127.0.0.1:8080/v1` for llama.cpp, `http://127.0.0.1:1234/v1` for LM Studio). Used when `inference.backend` is `openai`.",
     json: { type: "string" },
     scope: "application",
     section: "model"
@@ -117,7 +141,7 @@ export const settings = {
   "textGeneration.model": setting({
     schema: Schema.String,
     default: "",
-    description: "Ollama model used when a job names none (or names one not installed). Empty: the first installed model.",
+    description: "Model used when a job names none (or names one the model server does not have). Empty: the first model the server lists.",
     json: { type: "string" },
     scope: "window",
     section: "model"
@@ -173,7 +197,7 @@ export const settings = {
   "pricing.pricePer1kTokens": setting({
     schema: numberBetween(0, 1_000_000),
     default: 2,
-    description: "Price per 1,000 tokens (prompt + generated, as counted by Ollama), in sats.",
+    description: "Price per 1,000 tokens (prompt + generated, as counted by the model server), in sats.",
     json: { type: "number", minimum: 0, maximum: 1000000 },
     scope: "application",
     section: "pricing"

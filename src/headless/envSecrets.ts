@@ -14,7 +14,8 @@ import { type SecretName, Secrets } from "../dvm/services/Secrets"
 export const SECRET_ENV: Record<SecretName, string> = {
   nostrSecretKey: "SELL_COMPUTE_NOSTR_SECRET_KEY",
   sparkMnemonic: "SELL_COMPUTE_SPARK_MNEMONIC",
-  nwcUrl: "SELL_COMPUTE_NWC_URL"
+  nwcUrl: "SELL_COMPUTE_NWC_URL",
+  openaiApiKey: "SELL_COMPUTE_OPENAI_API_KEY"
 }
 
 export const GENERATED_KEY_FILE = "nostr-secret-key"

@@ -6,7 +6,8 @@ import { type SecretName, Secrets } from "../dvm/services/Secrets"
 export const SECRET_KEYS: Record<SecretName, string> = {
   nostrSecretKey: "sellCompute.nostrSecretKey",
   sparkMnemonic: "sellCompute.sparkMnemonic",
-  nwcUrl: "sellCompute.nwcUrl"
+  nwcUrl: "sellCompute.nwcUrl",
+  openaiApiKey: "sellCompute.openaiApiKey"
 }
 
 /** The storage's own error is replaced: it could echo what was being stored. */

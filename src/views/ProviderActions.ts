@@ -31,6 +31,7 @@ export type ProviderRuntime = ManagedRuntime.ManagedRuntime<ProviderServices, un
 const OPEN_SETTINGS = "Open Settings"
 const SHOW_LOG = "Show Log"
 const SET_UP_WALLET = "Set Up Wallet"
+const SET_API_KEY = "Set OpenAI API Key"
 
 /** The reason a failed effect gives a person: a tagged error's message, else the defect's. */
 export const reasonOf = (cause: Cause.Cause<unknown>): string => {
@@ -80,12 +81,18 @@ export class ProviderActions {
     )
     // One notification for the failure; "Open Settings" shows the one setting at fault, if any is.
     const setting = settingAtFault(reason)
-    const buttons = [...(/wallet/i.test(reason) ? [SET_UP_WALLET] : []), ...(setting ? [OPEN_SETTINGS] : []), SHOW_LOG]
+    const buttons = [
+      ...(/wallet/i.test(reason) ? [SET_UP_WALLET] : []),
+      ...(/API key/.test(reason) ? [SET_API_KEY] : []),
+      ...(setting ? [OPEN_SETTINGS] : []),
+      SHOW_LOG
+    ]
     // Not awaited: the attempt has ended even while the message stays up.
     void vscode.window.showErrorMessage(reason, ...buttons).then((choice) => {
       if (choice === OPEN_SETTINGS) void this.openSettings(setting)
       else if (choice === SHOW_LOG) this.showLog()
       else if (choice === SET_UP_WALLET) void this.setUpWallet()
+      else if (choice === SET_API_KEY) void this.setOpenAiApiKey()
     })
   }
 
@@ -108,7 +115,7 @@ export class ProviderActions {
     else if (state === "offline") await this.goOnline()
   }
 
-  /** Checks Ollama, the wallet and the identity; concurrent calls share one check. */
+  /** Checks the model server, the wallet and the identity; concurrent calls share one check. */
   refresh(): Promise<void> {
     this.#checking ??= this.#runtime.runPromise(checkProvider(this.#model)).finally(() => {
       this.#checking = undefined
@@ -180,6 +187,33 @@ export class ProviderActions {
     this.#model.update({ npub, identityError: undefined })
     await vscode.env.clipboard.writeText(npub)
     vscode.window.setStatusBarMessage(`$(check) Copied ${npub.slice(0, 12)}… to the clipboard`, 4000)
+  }
+
+  /**
+   * The API key of an OpenAI-compatible server (inference.backend "openai"), kept in secret storage
+   * and sent to that server only; an empty entry removes it. Used from the next job or check.
+   */
+  async setOpenAiApiKey(): Promise<void> {
+    const stored = await this.#hasSecret("openaiApiKey")
+    const text = await vscode.window.showInputBox({
+      title: "Sell Compute: Set OpenAI API Key",
+      prompt: `The API key of your OpenAI-compatible server (sellCompute.openai.baseUrl), if it asks for one. It is kept in VS Code's secret storage only.${stored ? " Leave empty and press Enter to remove the stored key." : ""}`,
+      password: true,
+      ignoreFocusOut: true,
+      validateInput: (value) => (/\s/.test(value.trim()) ? "An API key has no spaces" : undefined)
+    })
+    if (text === undefined || (text.trim() === "" && !stored)) return
+    const key = text.trim()
+    await this.#runtime.runPromise(
+      Effect.gen(function*() {
+        const secrets = yield* Secrets
+        if (key === "") yield* secrets.remove("openaiApiKey")
+        else yield* secrets.set("openaiApiKey", key)
+        yield* Effect.logInfo(key === "" ? "OpenAI API key removed from secret storage" : "OpenAI API key stored in secret storage")
+      })
+    )
+    vscode.window.setStatusBarMessage(key === "" ? "$(check) OpenAI API key removed" : "$(check) OpenAI API key stored", 4000)
+    await this.refresh()
   }
 
   /** Spark (a new wallet, or an existing one by its recovery phrase) or an NWC wallet. */
@@ -318,7 +352,7 @@ export class ProviderActions {
     const confirm = "Reset Settings"
     const choice = await vscode.window.showWarningMessage(
       "Reset all Sell Compute settings to their defaults?",
-      { modal: true, detail: "Relays, the Ollama address, model, pricing, payment and wallet settings go back to their defaults. Your Nostr key and wallet recovery phrase are kept." },
+      { modal: true, detail: "Relays, the model server's address, model, pricing, payment and wallet settings go back to their defaults. Your Nostr key, wallet recovery phrase and API key are kept." },
       confirm
     )
     if (choice !== confirm) return

@@ -1,5 +1,5 @@
 /**
- * The Sell Compute panel (a webview): Ollama, wallet, identity, relays, the online button and the
+ * The Sell Compute panel (a webview): the model server (Ollama or OpenAI-compatible), wallet, identity, relays, the online button and the
  * jobs as they come in. One panel at a time; it is restored after a reload by its serializer. The
  * page is rebuilt when shown again (no retainContextWhenHidden): its script posts `ready` and gets
  * the full state back.
@@ -16,7 +16,7 @@ export const PANEL_VIEW_TYPE = "sellCompute.panel"
 
 /** What the shown checks depend on: the settings they read, and the wallet's balance (earnings). */
 const checkInputs = ({ config, earnings }: ProviderSnapshot) =>
-  JSON.stringify([config["ollama.host"], config["payment.mode"], config["wallet.backend"], config["spark.network"], earnings.satsEarnedTotal])
+  JSON.stringify([config["inference.backend"], config["ollama.host"], config["openai.baseUrl"], config["payment.mode"], config["wallet.backend"], config["spark.network"], earnings.satsEarnedTotal])
 /** A panel shown again after this long asks for fresh checks. */
 const STALE_CHECK_MS = 60_000
 /** State changes within this window reach the webview as one message. */

@@ -46,6 +46,10 @@ export interface PanelState {
   /** `checked: false` until the first check (the panel asks for one when it opens). */
   readonly ollama: {
     readonly checked: boolean
+    /** The server the settings select: "Ollama" or "OpenAI-compatible server" (the card's title). */
+    readonly name: string
+    /** Whether an empty model list can be fixed with `ollama pull`. */
+    readonly backend: "ollama" | "openai"
     readonly host: string
     readonly reachable?: boolean
     readonly version?: string

@@ -4,6 +4,7 @@
  */
 import { npubEncode } from "nostr-tools/nip19"
 import type { PanelJob, PanelState } from "./messages"
+import { serverAddress, serverName } from "../dvm/modelServer"
 import { relaySummary } from "../dvm/services/Kind5050DVM"
 import { type ProviderSnapshot, type RelayView, relayView } from "./ProviderModel"
 
@@ -131,13 +132,21 @@ export const panelState = (s: ProviderSnapshot): PanelState => {
     ollama: s.ollama
       ? {
         checked: true,
+        name: serverName(s.ollama.backend),
+        backend: s.ollama.backend,
         host: s.ollama.host,
         reachable: s.ollama.reachable,
         models: s.ollama.models,
         ...(s.ollama.version ? { version: s.ollama.version } : {}),
         ...(s.ollama.error ? { error: s.ollama.error } : {})
       }
-      : { checked: false, host: s.config["ollama.host"], models: [] },
+      : {
+        checked: false,
+        name: serverName(s.config["inference.backend"]),
+        backend: s.config["inference.backend"],
+        host: serverAddress(s.config),
+        models: []
+      },
     wallet: s.wallet
       ? {
         checked: true,

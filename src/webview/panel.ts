@@ -74,13 +74,16 @@ const renderProvider = (state: PanelState) => {
 
 const renderChecks = (state: PanelState) => {
   const { ollama, wallet } = state
+  byId("ollama-title").textContent = ollama.name
   if (!ollama.checked) setCard("ollama-status", "unknown", state.checking ? "Checking…" : "Not checked yet", ollama.host)
   else if (ollama.reachable) {
     setCard(
       "ollama-status",
       "true",
       `Ready${ollama.version ? ` · version ${ollama.version}` : ""}`,
-      ollama.models.length > 0 ? `Models: ${ollama.models.join(", ")}` : "No models installed (try `ollama pull llama3.2`)"
+      ollama.models.length > 0
+        ? `Models: ${ollama.models.join(", ")}`
+        : ollama.backend === "ollama" ? "No models installed (try `ollama pull llama3.2`)" : "The server lists no models"
     )
   } else setCard("ollama-status", "false", "Not reachable", ollama.error ?? ollama.host)
 

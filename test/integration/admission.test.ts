@@ -55,7 +55,7 @@ describe("admission on a real relay", function() {
     await waitFor(() => settled(running, first.id) && settled(queued, second.id) && settled(turnedAway, third.id) && settled(denied, fourth.id), 20_000, "all answered")
     const queuedFeedback = queued.repliesFor(second.id).feedback
     assert.equal(statusOf(queuedFeedback[0] as Event), "processing")
-    assert.match(statusText(queuedFeedback[0] as Event), /queued: position 1, waiting for Ollama/)
+    assert.match(statusText(queuedFeedback[0] as Event), /queued: position 1, waiting for the model/)
     assert.equal(queued.repliesFor(second.id).results.length, 1, "the queued job is served in its turn")
     assert.equal(running.repliesFor(first.id).results.length, 1)
     assert.match(statusText(turnedAway.repliesFor(third.id).feedback[0] as Event), /busy: 1 jobs are already waiting/)
@@ -186,7 +186,7 @@ describe("admission: pay-first jobs that end unpaid", function() {
     p.wallet.pay(await requiresPayment(queued, second.id))
     await waitFor(() => queued.repliesFor(second.id).feedback.some((f) => statusOf(f) === "processing"), 15_000, "processing")
     const processing = queued.repliesFor(second.id).feedback.find((f) => statusOf(f) === "processing") as Event
-    assert.match(statusText(processing), /queued: position 1, waiting for Ollama/)
+    assert.match(statusText(processing), /queued: position 1, waiting for the model/)
 
     // Now the queue is full: the next customer is told so, before any invoice.
     const refused = await late.publish(late.buildJob({ prompt: "no room" }))

@@ -10,6 +10,7 @@ import { providerLayer } from "../../src/dvm/providerLayer"
 import type { WalletDeadlines } from "../../src/dvm/services/walletDeadlines"
 import { consoleLogger } from "../../src/headless/consoleLog"
 import { useWasmSignatures } from "../../src/dvm/protocol/signing"
+import type { Inference } from "../../src/dvm/services/Inference"
 import { type JobRecord, JobStore } from "../../src/dvm/services/JobStore"
 import { Kind5050DVM } from "../../src/dvm/services/Kind5050DVM"
 import { type SecretName, Secrets } from "../../src/dvm/services/Secrets"
@@ -27,7 +28,7 @@ export interface TestProvider {
   readonly logs: Array<string>
   /** The same lines as the headless host writes them (its real logger), escaping included. */
   readonly consoleLines: Array<string>
-  readonly run: <A, E>(effect: Effect.Effect<A, E, Kind5050DVM | JobStore | Settlement>) => Promise<A>
+  readonly run: <A, E>(effect: Effect.Effect<A, E, Kind5050DVM | JobStore | Settlement | Inference>) => Promise<A>
   readonly jobRecord: (id: string) => Promise<JobRecord | undefined>
   readonly goOnline: () => Promise<void>
   readonly goOffline: () => Promise<void>
@@ -77,7 +78,7 @@ export const startProvider = async (config: Partial<Config>, options: ProviderOp
     Layer.provideMerge(Logger.layer([logger, consoleLogger((line) => consoleLines.push(line))]))
   )
   const runtime = ManagedRuntime.make(layer)
-  const run = <A, E>(effect: Effect.Effect<A, E, Kind5050DVM | JobStore | Settlement>) => runtime.runPromise(effect)
+  const run = <A, E>(effect: Effect.Effect<A, E, Kind5050DVM | JobStore | Settlement | Inference>) => runtime.runPromise(effect)
   return {
     pubkey,
     secretKeyHex,

@@ -52,6 +52,8 @@ describe("config: decodeConfig", () => {
     assert.equal(defaultConfig["payment.mode"], "pay-after")
     assert.equal(defaultConfig["spark.network"], "MAINNET")
     assert.equal(defaultConfig.maxConcurrentJobs, 1)
+    assert.equal(defaultConfig["inference.backend"], "ollama")
+    assert.equal(defaultConfig["openai.baseUrl"], "http://127.0.0.1:8000/v1")
   })
 
   it("decodes every default value through its own schema", () => {
@@ -131,6 +133,13 @@ describe("config: decodeConfig", () => {
 
   it("rejects an ollama.host that is not http(s), naming sellCompute.ollama.host", () => {
     assertRejectedNaming({ "ollama.host": "ws://127.0.0.1:11434" }, "sellCompute.ollama.host", /http:\/\/ or https:\/\//)
+  })
+
+  it("takes inference.backend ollama or openai, and an http(s) openai.baseUrl, naming the setting otherwise", () => {
+    assert.equal(expectConfig(decodeConfig({ "inference.backend": "openai" }))["inference.backend"], "openai")
+    assertRejectedNaming({ "inference.backend": "vllm" }, "sellCompute.inference.backend", /vllm/)
+    assert.equal(expectConfig(decodeConfig({ "openai.baseUrl": "https://gpu.example:8443/v1" }))["openai.baseUrl"], "https://gpu.example:8443/v1")
+    assertRejectedNaming({ "openai.baseUrl": "127.0.0.1:8000/v1" }, "sellCompute.openai.baseUrl", /http:\/\/ or https:\/\//)
   })
 
   it("rejects textGeneration.maxTokens 0 and 32769", () => {

@@ -40,3 +40,19 @@ describe("envSecrets: the generated key file", () => {
     assert.equal(fs.readFileSync(file, "utf8").trim(), "cd".repeat(32))
   })
 })
+
+describe("envSecrets: from the environment", () => {
+  it("reads the OpenAI-compatible server's API key from SELL_COMPUTE_OPENAI_API_KEY, trimmed, and never writes it", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sell-compute-secrets-"))
+    const read = (env: NodeJS.ProcessEnv) =>
+      Effect.runPromise(Effect.gen(function*() {
+        const secrets = yield* Secrets
+        yield* secrets.set("openaiApiKey", "ignored")
+        return yield* secrets.get("openaiApiKey")
+      }).pipe(Effect.provide(envSecretsLayer(env, dir))))
+    assert.equal(await read({ SELL_COMPUTE_OPENAI_API_KEY: "  sk-abc  " }), "sk-abc")
+    assert.equal(await read({}), undefined, "set() does not store it: the environment is its only source")
+    assert.equal(await read({ OPENAI_API_KEY: "sk-for-openai-com" }), undefined, "the OpenAI client's own variable is not ours")
+    assert.deepEqual(fs.readdirSync(dir), [], "nothing written")
+  })
+})

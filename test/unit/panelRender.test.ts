@@ -58,6 +58,8 @@ const readyState: PanelState = {
   identity: { npub: hostile("identity.npub") },
   ollama: {
     checked: true,
+    name: "Ollama",
+    backend: "ollama",
     host: hostile("ollama.host"),
     reachable: true,
     version: hostile("ollama.version"),
@@ -111,7 +113,7 @@ const failingState: PanelState = {
   ...readyState,
   provider: { state: "offline", error: hostile("provider.error2"), activeJobs: 0 },
   identity: { error: hostile("identity.error") },
-  ollama: { checked: true, host: hostile("ollama.host"), reachable: false, models: [], error: hostile("ollama.error") },
+  ollama: { checked: true, name: "Ollama", backend: "ollama", host: hostile("ollama.host"), reachable: false, models: [], error: hostile("ollama.error") },
   wallet: { checked: true, needed: true, backend: hostile("wallet.backend"), ready: false, error: hostile("wallet.error") }
 }
 const failingExpected: Expected = {
@@ -122,12 +124,12 @@ const failingExpected: Expected = {
 /** Not checked yet (and Ollama unreachable without a reason): the host and backend are shown. */
 const uncheckedState: PanelState = {
   ...readyState,
-  ollama: { checked: false, host: hostile("ollama.host.unchecked"), models: [] },
+  ollama: { checked: false, name: "OpenAI-compatible server", backend: "openai", host: hostile("ollama.host.unchecked"), models: [] },
   wallet: { checked: false, needed: true, backend: hostile("wallet.backend.unchecked") }
 }
 const unreachableState: PanelState = {
   ...readyState,
-  ollama: { checked: true, host: hostile("ollama.host.unreachable"), reachable: false, models: [] }
+  ollama: { checked: true, name: "Ollama", backend: "ollama", host: hostile("ollama.host.unreachable"), reachable: false, models: [] }
 }
 
 /** Elements the page script itself makes; anything else new came from parsed text. */

@@ -67,7 +67,7 @@ describe("status bar", () => {
   })
 
   it("names the first installed model when none is set", () => {
-    const s = snapshot({ ollama: { reachable: true, host: "h", models: ["qwen3:0.6b"] } })
+    const s = snapshot({ ollama: { backend: "ollama", reachable: true, host: "h", models: ["qwen3:0.6b"] } })
     assert.match(statusBarTooltip(s), /Model: qwen3:0\\\.6b \\\(first installed\\\)/)
   })
 
@@ -194,13 +194,24 @@ describe("panelState", () => {
     assert.equal(free.wallet.needed, false)
   })
 
+  it("names the server the settings select, and its address before the first check", () => {
+    const ollama = panelState(snapshot())
+    assert.equal(ollama.ollama.name, "Ollama")
+    assert.equal(ollama.ollama.host, defaultConfig["ollama.host"])
+    const config = { ...defaultConfig, "inference.backend": "openai" as const, "openai.baseUrl": "http://10.0.0.5:8000/v1" }
+    const openai = panelState(snapshot({ config }))
+    assert.deepEqual(openai.ollama, { checked: false, name: "OpenAI-compatible server", backend: "openai", host: "http://10.0.0.5:8000/v1", models: [] })
+    const checked = panelState(snapshot({ config, ollama: { backend: "openai", reachable: true, host: "http://10.0.0.5:8000/v1", models: ["qwen"] } }))
+    assert.equal(checked.ollama.name, "OpenAI-compatible server")
+  })
+
   it("carries check results", () => {
     const state = panelState(snapshot({
-      ollama: { reachable: true, host: "http://127.0.0.1:11434", version: "0.6.4", models: ["llama3.2:latest"] },
+      ollama: { backend: "ollama", reachable: true, host: "http://127.0.0.1:11434", version: "0.6.4", models: ["llama3.2:latest"] },
       wallet: { backend: "spark", ready: true, balanceSats: 1234, address: "sp1example" },
       npub: "npub1xyz"
     }))
-    assert.deepEqual(state.ollama, { checked: true, host: "http://127.0.0.1:11434", reachable: true, version: "0.6.4", models: ["llama3.2:latest"] })
+    assert.deepEqual(state.ollama, { checked: true, name: "Ollama", backend: "ollama", host: "http://127.0.0.1:11434", reachable: true, version: "0.6.4", models: ["llama3.2:latest"] })
     assert.deepEqual(state.wallet, { checked: true, needed: true, backend: "spark", ready: true, balanceSats: 1234, address: "sp1example" })
     assert.deepEqual(state.identity, { npub: "npub1xyz" })
   })

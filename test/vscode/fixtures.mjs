@@ -3,6 +3,7 @@
 //   extension-host tier (the second is added to the settings while online), so the tiers' jobs
 //   never meet;
 // - the Ollama stand-in (test/vscode/fixtures/ollama.ts), with a control URL to take it down;
+// - the OpenAI API stand-in (test/vscode/fixtures/openai.ts), asking for an API key;
 // - a closed port, for "Ollama is not running".
 // The env reaches code-server (so the extension host) and UI tests' ctx.env; userSettings go into
 // both tiers' settings.json before code-server starts.
@@ -25,11 +26,12 @@ export async function setup() {
   try {
     const relayScript = "test/support/relay-server.ts";
     const relayReady = /^RELAY_READY (ws:\/\/\S+)$/m;
-    const [[, uiRelay], [, relayA], [, relayB], [, ollama, ollamaControl]] = await Promise.all([
+    const [[, uiRelay], [, relayA], [, relayB], [, ollama, ollamaControl], [, openAi, openAiKey]] = await Promise.all([
       start(relayScript, ["--port", "0"], relayReady),
       start(relayScript, ["--port", "0"], relayReady),
       start(relayScript, ["--port", "0"], relayReady),
       start("test/vscode/fixtures/ollama.ts", [], /^OLLAMA_READY (\S+) (\S+)$/m),
+      start("test/vscode/fixtures/openai.ts", [], /^OPENAI_READY (\S+) (\S+)$/m),
     ]);
     const deadOllama = `http://127.0.0.1:${await closedPort()}`;
     const env = {
@@ -40,6 +42,8 @@ export async function setup() {
       SELL_COMPUTE_TEST_OLLAMA_CONTROL: ollamaControl,
       SELL_COMPUTE_TEST_OLLAMA_DOWN: deadOllama,
       SELL_COMPUTE_TEST_MODEL: TEST_MODEL,
+      SELL_COMPUTE_TEST_OPENAI: openAi,
+      SELL_COMPUTE_TEST_OPENAI_API_KEY: openAiKey,
     };
     const userSettings = {
       "sellCompute.relays": [uiRelay],

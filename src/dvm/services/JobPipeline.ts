@@ -16,6 +16,7 @@ import { hexPubkey, type Keys } from "../protocol/identity"
 import { generationOptions, type GenerationOptions, type JobRequest, parseJobRequest } from "../protocol/jobRequest"
 import { type IncomingEvent, type NostrEvent, tagValues } from "../protocol/nostrEvent"
 import { priceSats, satsToMsats } from "../pricing"
+import { serverAddress } from "../modelServer"
 import { preview } from "../printable"
 import { isPublicRelayUrl } from "../publicRelay"
 import { PromptTokens, utf8Bytes } from "../promptTokens"
@@ -104,7 +105,8 @@ function makeJobPipeline() {
     for (const job of [...yield* store.recent(LEARN_FROM_JOBS)].reverse()) {
       if (job.model && job.promptBytes !== undefined && job.promptTokens !== undefined) promptTokens.observe(job.model, job.promptBytes, job.promptTokens)
     }
-    let models: { readonly at: number; readonly names: ReadonlyArray<string> } | undefined
+    /** The models of the server at `address` (another server, or backend, is asked afresh). */
+    let models: { readonly at: number; readonly address: string; readonly names: ReadonlyArray<string> } | undefined
     const admission = new Admission(admissionLimits(yield* settings.current))
     /** Jobs admitted and not ended: id → customer (only the customer may cancel). */
     const activeJobs = new Map<string, string>()
@@ -126,21 +128,22 @@ function makeJobPipeline() {
         Effect.asVoid
       )
 
-    const installedModels = Effect.gen(function*() {
-      if (models && Date.now() - models.at < MODELS_CACHE_MS) return models.names
+    const installedModels = (config: Config) => Effect.gen(function*() {
+      const address = `${config["inference.backend"]} ${serverAddress(config)}`
+      if (models && models.address === address && Date.now() - models.at < MODELS_CACHE_MS) return models.names
       const current = yield* inference.status
-      if (!current.reachable) return yield* Effect.fail(new JobFailure(current.error ?? "Ollama is not reachable"))
-      models = { at: Date.now(), names: current.models }
+      if (!current.reachable) return yield* Effect.fail(new JobFailure(current.error ?? "the model server is not reachable"))
+      models = { at: Date.now(), address, names: current.models }
       return current.models
     })
 
     /** The job's `model` when installed, else ours, else the first installed model. */
     const chooseModel = (job: JobRequest, config: Config) =>
       Effect.gen(function*() {
-        const names = yield* installedModels
+        const names = yield* installedModels(config)
         const wanted = [job.params.model, config["textGeneration.model"]].filter((m): m is string => !!m)
         const chosen = wanted.find((m) => names.includes(m) || names.includes(`${m}:latest`)) ?? names[0]
-        if (!chosen) return yield* Effect.fail(new JobFailure("no model is installed on this provider's Ollama"))
+        if (!chosen) return yield* Effect.fail(new JobFailure("no model is available on this provider"))
         return chosen
       })
 
@@ -242,7 +245,7 @@ function makeJobPipeline() {
     /** Handed to the relays at once, ahead of the job's later replies (as `processing` is); its OK is not waited for. */
     const reportQueued = (keys: Keys, request: RequestRef, position: number) =>
       position > 0
-        ? Effect.forkChild(sendFeedback(keys, request, "processing", { extra: `queued: position ${position}, waiting for Ollama` }), { startImmediately: true })
+        ? Effect.forkChild(sendFeedback(keys, request, "processing", { extra: `queued: position ${position}, waiting for the model` }), { startImmediately: true })
         : Effect.void
 
     /** `slot.queued` says whether the job holds its place in the admission queue (taken here once a pay-first job is paid). */

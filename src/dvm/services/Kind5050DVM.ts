@@ -6,6 +6,7 @@
 import { Cause, Context, Effect, Exit, FiberMap, Layer, Schedule, Scope, Stream, SubscriptionRef } from "effect"
 import type { Config } from "../config"
 import { GoOnlineError, type RelayError } from "../errors"
+import { serverName } from "../modelServer"
 import { DELETION_KIND, handlerDeletionEvent, handlerInfoEvent, heartbeatEvent, HEARTBEAT_INTERVAL_S } from "../protocol/events"
 import type { Keys } from "../protocol/identity"
 import { nowSeconds } from "../protocol/nostrEvent"
@@ -82,11 +83,11 @@ export class Kind5050DVM extends Context.Service<Kind5050DVM, {
 
 export const PROVIDER_PROFILE = {
   name: "Sell Compute",
-  about: "Text generation (NIP-90 kind 5050) on a local Ollama, billed per token over Lightning."
+  about: "Text generation (NIP-90 kind 5050) on the seller's own models, billed per token over Lightning."
 }
 /** On going online, requests this recent are still served; older ones are assumed taken elsewhere. */
 export const RECENT_REQUEST_WINDOW_S = 120
-/** The checks before going online (Ollama, the wallet) end within this, whatever hangs. */
+/** The checks before going online (the model server, the wallet) end within this, whatever hangs. */
 export const READINESS_TIMEOUT_MS = 30_000
 /** What the door dropped is reported at most this often. */
 const DROPPED_REPORT_MS = 60_000
@@ -133,12 +134,17 @@ function makeKind5050DVM() {
 
     const checkReadiness = Effect.gen(function*() {
       const config = yield* settings.current
-      const ollama: InferenceStatus = yield* inference.status
-      if (!ollama.reachable) return ollama.error ?? `Ollama is not reachable at ${ollama.host}`
-      if (ollama.models.length === 0) return `Ollama at ${ollama.host} has no models installed (try \`ollama pull llama3.2\`)`
+      const server: InferenceStatus = yield* inference.status
+      const name = serverName(server.backend)
+      if (!server.reachable) return server.error ?? `${name} is not reachable at ${server.host}`
+      if (server.models.length === 0) {
+        return server.backend === "ollama"
+          ? `Ollama at ${server.host} has no models installed (try \`ollama pull llama3.2\`)`
+          : `${name} at ${server.host} lists no models (is the base URL right, ending in /v1?)`
+      }
       const model = config["textGeneration.model"]
-      if (model && !ollama.models.includes(model) && !ollama.models.includes(`${model}:latest`)) {
-        return `the model "${model}" set in sellCompute.textGeneration.model is not installed in Ollama`
+      if (model && !server.models.includes(model) && !server.models.includes(`${model}:latest`)) {
+        return `the model "${model}" set in sellCompute.textGeneration.model is not ${server.backend === "ollama" ? "installed in Ollama" : `offered by the ${name} at ${server.host}`}`
       }
       const walletWhy = yield* walletProblem(config)
       return walletWhy === undefined ? undefined : `the wallet is not ready: ${walletWhy}`
@@ -147,7 +153,7 @@ function makeKind5050DVM() {
     /** Ends, ready or with a reason, even when Ollama or the wallet never answers. */
     const readiness = checkReadiness.pipe(Effect.timeoutOrElse({
       duration: READINESS_TIMEOUT_MS,
-      orElse: () => Effect.succeed(`the checks of Ollama and the wallet did not finish within ${READINESS_TIMEOUT_MS / 1000} s`)
+      orElse: () => Effect.succeed(`the checks of the model server and the wallet did not finish within ${READINESS_TIMEOUT_MS / 1000} s`)
     }))
 
     /** What the door dropped (forged events, unusable frames), said when it grew, at most once a minute. */

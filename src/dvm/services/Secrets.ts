@@ -1,10 +1,11 @@
 /**
- * Secrets: the Nostr secret key, the Spark mnemonic, an NWC connection string. VS Code keeps them in SecretStorage, the
+ * Secrets: the Nostr secret key, the Spark mnemonic, an NWC connection string, an OpenAI-compatible
+ * server's API key. VS Code keeps them in SecretStorage, the
  * headless host reads them from the environment; they never reach settings, logs or messages.
  */
 import { Context, Effect, Layer } from "effect"
 
-export type SecretName = "nostrSecretKey" | "sparkMnemonic" | "nwcUrl"
+export type SecretName = "nostrSecretKey" | "sparkMnemonic" | "nwcUrl" | "openaiApiKey"
 
 export class Secrets extends Context.Service<Secrets, {
   readonly get: (name: SecretName) => Effect.Effect<string | undefined>

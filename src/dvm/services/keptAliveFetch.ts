@@ -1,0 +1,67 @@
+/**
+ * The part of `fetch` the model servers' clients use (method, headers, a string body, a signal; the
+ * reply's status, headers and body stream), over node:http with kept-alive connections. Measured
+ * with Ollama, a job's round trip costs about a third less CPU and time than the global fetch.
+ * `abort` cancels the request as the caller's signal does, whether or not the server has started
+ * answering: interrupting a job's fiber aborts it, and the server sees its connection close.
+ * `maxBytes`, when given, bounds the reply's body: past it the reply ends with an error.
+ */
+import * as http from "node:http"
+import * as https from "node:https"
+import { pipeline, Readable, Transform } from "node:stream"
+
+const agents: Record<string, http.Agent> = {
+  "http:": new http.Agent({ keepAlive: true }),
+  "https:": new https.Agent({ keepAlive: true })
+}
+
+const abortError = () => new DOMException("This operation was aborted", "AbortError")
+
+/** Passes the body on until it grows past `maxBytes`, then fails it. */
+const bounded = (maxBytes: number) => {
+  let received = 0
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      received += chunk.length
+      done(received > maxBytes ? new Error(`the reply was larger than ${maxBytes} bytes`) : null, chunk)
+    }
+  })
+}
+
+/** Headers as node:http takes them, from any form fetch accepts (the openai client passes a Headers). */
+const plainHeaders = (given: HeadersInit | undefined): Record<string, string> => {
+  const out: Record<string, string> = {}
+  new Headers(given).forEach((value, name) => {
+    out[name] = value
+  })
+  return out
+}
+
+export const keptAliveFetch = (abort: AbortSignal, maxBytes?: number): typeof fetch => (input, init) =>
+  new Promise<Response>((resolve, reject) => {
+    const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url)
+    const signals = init?.signal ? [abort, init.signal] : [abort]
+    if (signals.some((s) => s.aborted)) return reject(abortError())
+    const request = (url.protocol === "https:" ? https : http).request(url, {
+      method: init?.method ?? "GET",
+      headers: plainHeaders(init?.headers),
+      ...(agents[url.protocol] ? { agent: agents[url.protocol] } : {})
+    })
+    const onAbort = () => request.destroy(abortError())
+    for (const signal of signals) signal.addEventListener("abort", onAbort, { once: true })
+    request.once("close", () => {
+      for (const signal of signals) signal.removeEventListener("abort", onAbort)
+    })
+    request.once("error", reject)
+    request.once("response", (response) => {
+      const headers = new Headers()
+      for (const [name, value] of Object.entries(response.headers)) {
+        if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value)
+      }
+      const status = response.statusCode ?? 500
+      const source = maxBytes === undefined ? response : pipeline(response, bounded(maxBytes), () => undefined)
+      const body = status === 204 || status === 304 ? null : (Readable.toWeb(source) as ReadableStream<Uint8Array>)
+      resolve(new Response(body, { status, statusText: response.statusMessage ?? "", headers }))
+    })
+    request.end(typeof init?.body === "string" ? init.body : undefined)
+  })
