@@ -78,6 +78,7 @@ describe("package.json contributes.configuration", () => {
       return [[id, p] as const, ...(items ? [[`${id} items`, items] as const] : [])].filter(([, s]) => "enum" in s)
     })
     assert.deepEqual(enums.map(([id]) => id).sort(), [
+      "sellCompute.inference.backend",
       "sellCompute.payment.mode",
       "sellCompute.spark.network",
       "sellCompute.supportedJobKinds items",
