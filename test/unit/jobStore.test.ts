@@ -27,6 +27,21 @@ describe("JobStore", () => {
     assert.deepEqual(ids.map((r) => r?.id), ["a", undefined, "c"])
   })
 
+  it("a history line read twice, after later ones, undoes no outcome: paid stays paid, an ended job stays ended, nothing counts twice", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sell-compute-store-"))
+    const lines = [
+      { ...received("a"), status: "processing" },
+      { id: "a", status: "success", priceSats: 5, payment: "unpaid" },
+      { id: "a", payment: "paid", paidAt: Date.now() }
+    ]
+    // As a rotation's late lines and the writer's own second append can leave them.
+    fs.writeFileSync(path.join(dir, JOBS_FILE), [...lines, ...lines].map((line) => JSON.stringify(line) + "\n").join(""))
+    const [job, earnings] = await withStore(dir, (store) => Effect.all([store.get("a"), store.earnings]))
+    assert.equal(job?.status, "success")
+    assert.equal(job?.payment, "paid")
+    assert.deepEqual(earnings, { jobsToday: 1, satsEarnedToday: 5, satsEarnedTotal: 5 })
+  })
+
   it("keeps jobs with an open invoice in memory however many others arrive, and counts their sats when paid", async () => {
     const limit = 10_000
     const earnings = await withStore(undefined, (store) =>

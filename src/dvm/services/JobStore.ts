@@ -124,6 +124,17 @@ const dayOf = (ms: number) => {
 /** A record that must stay in memory: its job may still end, or its invoice be paid. */
 const pinned = (job: JobRecord) => job.status === "received" || job.status === "processing" || job.payment === "unpaid"
 
+/**
+ * What an update cannot undo: a paid job stays paid and an ended job stays ended. A history line can
+ * be read twice, after later ones (see appendToHistory); applied again it changes no outcome.
+ */
+const final = (previous: JobRecord | undefined, update: JobUpdate): Partial<JobRecord> => ({
+  ...(previous?.payment === "paid" && update.payment !== undefined ? { payment: "paid", paidAt: previous.paidAt } : {}),
+  ...((previous?.status === "success" || previous?.status === "error") && (update.status === "received" || update.status === "processing")
+    ? { status: previous.status }
+    : {})
+})
+
 const parseLine = (line: string): JobUpdate | Carried | undefined => {
   try {
     return JSON.parse(line) as JobUpdate | Carried
@@ -156,6 +167,26 @@ const readFrom = (file: string, from: number) => {
     return { ino: stat.ino, text: buffer.subarray(0, read).toString("utf8") }
   } finally {
     fs.closeSync(fd)
+  }
+}
+
+/**
+ * Appends `text` to the history and makes sure it landed in the history, not in a file another
+ * process archived (or moved away) at that moment: its rotation reads what reached the old file up
+ * to its rename, so a line that reached it later is appended again. A line written twice changes
+ * nothing (a record's update is applied by merging, and earnings count a change of state once).
+ */
+const appendToHistory = (historyFile: string, text: string) => {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const fd = fs.openSync(historyFile, "a", FILE_MODE)
+    let written: number
+    try {
+      fs.writeSync(fd, text)
+      written = fs.fstatSync(fd).ino
+    } finally {
+      fs.closeSync(fd)
+    }
+    if (fs.statSync(historyFile, { throwIfNoEntry: false })?.ino === written) return
   }
 }
 
@@ -208,7 +239,7 @@ function makeJobStore(dataDir: string | undefined, rotateBytes: number, retryMil
 
     const apply = (update: JobUpdate): JobRecord => {
       const previous = jobs.get(update.id)
-      const next = { ...previous, ...update } as JobRecord
+      const next = { ...previous, ...update, ...final(previous, update) } as JobRecord
       jobs.delete(update.id) // re-insert so the map stays in update order
       jobs.set(update.id, next)
       count(previous, next)
@@ -362,7 +393,7 @@ function makeJobStore(dataDir: string | undefined, rotateBytes: number, retryMil
       if (unwritten.length === 0) return []
       const lines = unwritten
       try {
-        fs.appendFileSync(historyFile, (tornByUs ? "\n" : "") + lines.join(""), { mode: FILE_MODE })
+        appendToHistory(historyFile, (tornByUs ? "\n" : "") + lines.join(""))
       } catch (e) {
         tornByUs = true
         throw e
