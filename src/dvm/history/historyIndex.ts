@@ -149,10 +149,12 @@ export class HistoryIndex {
     if (!created && this.#key(row) !== key) this.#order = undefined
     if (finite(update.paidAt)) n.paidAt[row] = update.paidAt
     if (finite(update.priceSats) && update.priceSats >= 0) n.priceSats[row] = update.priceSats
+    // As in JobStore: a line read twice, after later ones, undoes no outcome (paid stays paid, ended stays ended).
     const status = code(STATUSES, update.status)
-    if (status > 0) this.#bytes.status[row] = status
+    const ended = (s: number | undefined) => s === code(STATUSES, "success") || s === code(STATUSES, "error")
+    if (status > 0 && !(ended(this.#bytes.status[row]) && !ended(status))) this.#bytes.status[row] = status
     const payment = code(PAYMENTS, update.payment)
-    if (payment > 0) this.#bytes.payment[row] = payment
+    if (payment > 0 && this.#bytes.payment[row] !== code(PAYMENTS, "paid")) this.#bytes.payment[row] = payment
     if (shortString(update.customer, MAX_ID)) this.#ints.customer[row] = this.intern(update.customer)
     if (shortString(update.model, MAX_NAME)) this.#ints.model[row] = this.intern(update.model)
     if (at) {
