@@ -101,6 +101,27 @@ describe("fault suite", function() {
     }
   })
 
+  it("Ollama flooding a reply (a line that never ends): cut off at a bound, the customer told, the provider keeps serving", async () => {
+    await online()
+    const customer = new Customer([relay.url])
+    await customer.listen()
+    try {
+      ollama.setMode("flood")
+      const flooded = await customer.publish(customer.buildJob({ prompt: "flood me" }))
+      await waitFor(() => settled(customer, flooded.id), 30_000, "the flood cut off")
+      const error = customer.repliesFor(flooded.id).feedback.find((f) => statusOf(f) === "error") as Event
+      assert.match(tag(error, "status")?.[2] ?? "", /the reply was larger than \d+ bytes/)
+      await waitFor(() => ollama.inFlight === 0, 5000, "the flood's connection closed")
+
+      ollama.setMode("ok")
+      const fine = await customer.publish(customer.buildJob({ prompt: "calm again" }))
+      await waitFor(() => settled(customer, fine.id), 10_000, "recovery")
+      assert.equal(customer.repliesFor(fine.id).results.length, 1)
+    } finally {
+      customer.close()
+    }
+  })
+
   it("a flood of 1,000 jobs from one key next to a normal customer: the normal customer is served", async () => {
     const p = await online({ maxConcurrentJobs: 2 })
     ollama.delayMsPerToken = 1

@@ -18,8 +18,9 @@ import type { AddressInfo, Socket } from "node:net";
  * - stall: (streaming) send 200 headers, then nothing more until the client goes away; the client's
  *   iterator exists, so its abort() works (with "hang" it can't: see the test file). Non-streaming: as hang.
  * - errorMidStream: (streaming) send the first token, then an {"error": "..."} line and end.
+ * - flood: (streaming) send one NDJSON line that never ends, 64 KiB at a time, until the client goes away.
  */
-export type OllamaMode = "ok" | "fail500" | "hang" | "stall" | "errorMidStream";
+export type OllamaMode = "ok" | "fail500" | "hang" | "stall" | "errorMidStream" | "flood";
 
 export interface GenerationRequest {
   endpoint: "generate" | "chat";
@@ -313,6 +314,20 @@ export class OllamaStandIn {
     res.writeHead(200, { "Content-Type": "application/x-ndjson" });
     res.flushHeaders(); // so the client gets its stream (and can abort it) before the first token
     if (mode === "stall") return;
+    if (mode === "flood") {
+      const piece = Buffer.from(`{"model":"${model}","response":"` + "x".repeat(64 * 1024));
+      while (!gone()) {
+        if (res.write(piece)) continue;
+        await new Promise<void>((resolve) => {
+          const go = () => {
+            res.off("drain", go).off("close", go);
+            resolve();
+          };
+          res.on("drain", go).on("close", go);
+        });
+      }
+      return;
+    }
     const count = mode === "errorMidStream" ? Math.min(1, tokens.length) : tokens.length;
     for (const token of tokens.slice(0, count)) {
       while (this.gate && !gone()) await Promise.race([this.gate.opened, sleep(50)]);

@@ -9,7 +9,7 @@ import { Ollama } from "ollama"
 import { InferenceError } from "../errors"
 import { STATUS_TIMEOUT_MS } from "../modelServer"
 import type { GenerationRequest, InferenceApi, InferenceStatus } from "./Inference"
-import { keptAliveFetch } from "./keptAliveFetch"
+import { generationReplyBytes, keptAliveFetch } from "./keptAliveFetch"
 import type { Settings } from "./Settings"
 
 const describe = (host: string, cause: unknown): string => {
@@ -54,7 +54,7 @@ export const makeOllamaInference = (settings: Settings["Service"]): InferenceApi
       // cancels the HTTP request whether or not Ollama has started answering.
       yield* Effect.tryPromise({
         try: async (interrupted) => {
-          const ollama = new Ollama({ host, fetch: keptAliveFetch(interrupted) })
+          const ollama = new Ollama({ host, fetch: keptAliveFetch(interrupted, generationReplyBytes(request.options.maxTokens)) })
           const chunks = await ollama.generate({
             model: request.model,
             prompt: request.prompt,

@@ -14,7 +14,7 @@ import { printable } from "../printable"
 import { utf8Bytes } from "../promptTokens"
 import { serverName, STATUS_TIMEOUT_MS } from "../modelServer"
 import type { GenerationRequest, InferenceApi, InferenceStatus } from "./Inference"
-import { keptAliveFetch } from "./keptAliveFetch"
+import { generationReplyBytes, keptAliveFetch } from "./keptAliveFetch"
 import type { Secrets } from "./Secrets"
 import type { Settings } from "./Settings"
 
@@ -24,8 +24,6 @@ const MAX_MODELS = 1000
 const MAX_MODEL_ID_CHARS = 256
 /** A model list larger than this is refused (a thousand ids take a fraction of it). */
 const MAX_LIST_BYTES = 4 * 1024 * 1024
-/** A streamed reply may carry this much per allowed token (a chunk's JSON around each token), plus a margin. */
-const MAX_STREAM_BYTES_PER_TOKEN = 2048
 /** Of an error reply, this much is read (the rest is not waited for). */
 const MAX_ERROR_BODY_BYTES = 8192
 /** Text past this many characters per allowed token means the server ignores max_tokens: the job is stopped. */
@@ -228,7 +226,7 @@ export const makeOpenAiInference = (settings: Settings["Service"], secrets: Secr
       ...(sends("top_k") ? { top_k: options.topK } : {})
     }
     const maxChars = options.maxTokens * MAX_CHARS_PER_TOKEN + 4096
-    const maxBytes = options.maxTokens * MAX_STREAM_BYTES_PER_TOKEN + 1024 * 1024
+    const maxBytes = generationReplyBytes(options.maxTokens)
     const openai = client(target, keepingErrorBody(keptAliveFetch(interrupted, maxBytes), body), target.jobTimeoutMs + STATUS_TIMEOUT_MS)
     const chunks = await openai.chat.completions.create(params, { signal: interrupted })
     let text = ""

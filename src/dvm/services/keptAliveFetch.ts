@@ -28,6 +28,13 @@ const bounded = (maxBytes: number) => {
   })
 }
 
+/**
+ * The most a model server may send for one generation: 2 KiB per token the job allows, plus 1 MiB
+ * for the envelope. Far above any real reply (a token is a few bytes, a streamed chunk a few hundred),
+ * it stops a server that floods or never ends a line from growing the host's memory.
+ */
+export const generationReplyBytes = (maxTokens: number) => maxTokens * 2048 + 1024 * 1024
+
 /** Headers as node:http takes them, from any form fetch accepts (the openai client passes a Headers). */
 const plainHeaders = (given: HeadersInit | undefined): Record<string, string> => {
   const out: Record<string, string> = {}
