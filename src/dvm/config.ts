@@ -5,6 +5,7 @@
  * `contributes.configuration` is checked against this table by a unit test.
  */
 import { Result, Schema } from "effect"
+import { JOB_KINDS } from "./protocol/prompts"
 
 export const SETTINGS_SECTION = "sellCompute"
 
@@ -17,6 +18,7 @@ const HttpUrl = Schema.String.check(
 const Pubkey = Schema.String.check(
   Schema.isPattern(/^(?:[0-9a-f]{64}|npub1[02-9ac-hj-np-z]{58})$/, { message: "must be a hex public key or an npub" })
 )
+const ModelName = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(200))
 const intBetween = (minimum: number, maximum: number) =>
   Schema.Int.check(Schema.isBetween({ minimum, maximum }))
 const numberBetween = (minimum: number, maximum: number) =>
@@ -48,10 +50,13 @@ export const settings = {
     scope: "application"
   }),
   supportedJobKinds: setting({
-    schema: Schema.Array(Schema.Literal(5050)).check(Schema.isMinLength(1)),
-    default: [5050],
-    description: "NIP-90 job request kinds to serve. `5050` is text generation.",
-    json: { type: "array", items: { type: "number", enum: [5050] }, minItems: 1 },
+    schema: Schema.Array(Schema.Literals(JOB_KINDS)).check(
+      Schema.isMinLength(1),
+      Schema.makeFilter((kinds: ReadonlyArray<number>) => new Set(kinds).size === kinds.length || "Expected each kind once")
+    ),
+    default: [...JOB_KINDS],
+    description: "NIP-90 job request kinds to serve, all on the same model: `5050` text generation, `5001` summarization (param `length`), `5002` translation (param `language`).",
+    json: { type: "array", items: { type: "number", enum: [...JOB_KINDS] }, minItems: 1, uniqueItems: true },
     scope: "window"
   }),
   "ollama.host": setting({
@@ -67,6 +72,13 @@ export const settings = {
     description: "Ollama model used when a job names none (or names one not installed). Empty: the first installed model.",
     json: { type: "string" },
     scope: "window"
+  }),
+  "textGeneration.models": setting({
+    schema: Schema.Array(ModelName).check(Schema.isMaxLength(100)),
+    default: [],
+    description: "Models offered to customers (Ollama names, e.g. `llama3.2` or `qwen2.5:7b`). Empty: every installed model. Only installed models in this list are announced and run.",
+    json: { type: "array", items: { type: "string", minLength: 1, maxLength: 200 }, maxItems: 100 },
+    scope: "application"
   }),
   "textGeneration.maxTokens": setting({
     schema: intBetween(1, 32768),
@@ -115,6 +127,16 @@ export const settings = {
     default: 2,
     description: "Price per 1,000 tokens (prompt + generated, as counted by Ollama), in sats.",
     json: { type: "number", minimum: 0, maximum: 1000000 },
+    scope: "application"
+  }),
+  "pricing.perModel": setting({
+    schema: Schema.Record(Schema.String, numberBetween(0, 1_000_000)).check(
+      Schema.isMaxProperties(100),
+      Schema.makeFilter((prices: object) => Object.keys(prices).every((m) => m.length >= 1 && m.length <= 200) || "Expected model names of 1 to 200 characters")
+    ),
+    default: {},
+    description: "Price per 1,000 tokens for particular models, in sats, e.g. `{\"llama3.2\": 1, \"qwen2.5:32b\": 20}`. Models not listed cost `pricing.pricePer1kTokens`.",
+    json: { type: "object", additionalProperties: { type: "number", minimum: 0, maximum: 1000000 }, maxProperties: 100 },
     scope: "application"
   }),
   "payment.mode": setting({
@@ -206,6 +228,27 @@ export const settings = {
     default: 2000,
     description: "While the model writes, the customer is sent the text so far (NIP-90 `partial` feedback) at most this often, in milliseconds. `0` turns it off.",
     json: { type: "integer", minimum: 0, maximum: 60000 },
+    scope: "application"
+  }),
+  "profile.name": setting({
+    schema: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(100)),
+    default: "Sell Compute",
+    description: "The provider's name in its NIP-89 announcement, as customers' clients show it.",
+    json: { type: "string", minLength: 1, maxLength: 100 },
+    scope: "application"
+  }),
+  "profile.about": setting({
+    schema: Schema.String.check(Schema.isMaxLength(1000)),
+    default: "Text generation, summaries and translations (NIP-90 kinds 5050, 5001, 5002) on a local Ollama, billed per token over Lightning.",
+    description: "What the provider offers, in its NIP-89 announcement.",
+    json: { type: "string", maxLength: 1000 },
+    scope: "application"
+  }),
+  "profile.picture": setting({
+    schema: Schema.String.check(Schema.isMaxLength(1000), Schema.isPattern(/^(?:$|https:\/\/[^\s/?#]+(?:[/?#]\S*)?$)/, { message: "must be empty or an https:// URL" })),
+    default: "",
+    description: "An https:// URL of the provider's picture, in its NIP-89 announcement. Empty: none (clients show a letter).",
+    json: { type: "string", maxLength: 1000, pattern: "^(?:$|https://)" },
     scope: "application"
   }),
   "access.allowList": setting({
