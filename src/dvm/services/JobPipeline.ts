@@ -21,6 +21,7 @@ import { PromptTokens, utf8Bytes } from "../promptTokens"
 import { pricingOf, quoteFor } from "../quote"
 import { ReplyBudget } from "../replyBudget"
 import { Inference } from "./Inference"
+import { withFetchedInputs } from "./jobInputs"
 import { JobStore } from "./JobStore"
 import { Nostr } from "./Nostr"
 import { OFFLINE_PUBLISH_TIMEOUT_MS, publisher } from "./publisher"
@@ -245,9 +246,13 @@ function makeJobPipeline() {
         : Effect.void
 
     /** `slot.queued` says whether the job holds its place in the admission queue (taken here once a pay-first job is paid). */
-    const runJob = (keys: Keys, job: JobRequest, slot: { queued: boolean }) =>
+    const runJob = (keys: Keys, request: JobRequest, slot: { queued: boolean }) =>
       Effect.gen(function*() {
         const config = yield* settings.current
+        // Notes and other jobs' results named as inputs are fetched first (deadline, size limit).
+        const job = yield* withFetchedInputs(request, { ourRelays: config.relays, maxPromptChars: config["limits.maxPromptChars"] }).pipe(
+          Effect.mapError((e) => new JobFailure(e.reason, undefined, true))
+        )
         const mode = config["payment.mode"]
         // The model first: what the prompt is expected to cost depends on its tokenizer.
         const model = yield* chooseModel(job, config)
