@@ -68,7 +68,8 @@ describe("job pipeline against a real relay and an Ollama API", function() {
     const profile = JSON.parse(handler.content)
     assert.equal(profile.name, "Sell Compute")
     assert.equal(profile.encryptionSupported, true)
-    assert.equal(profile.pricing.pricePer1kTokens, 1000)
+    assert.equal(profile.pricing.unit, "msats")
+    assert.equal(profile.pricing.pricePer1kTokens, 1_000_000)
   })
 
   it("beats a kind 11998 heartbeat pointing at its announcement, expiring in 15 minutes", async () => {

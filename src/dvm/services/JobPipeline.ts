@@ -8,6 +8,7 @@
  */
 import { Cause, Context, Effect, Fiber, Layer, Queue, Schedule, Semaphore, SubscriptionRef } from "effect"
 import { Admission, type AdmissionLimits } from "../admission"
+import { offeredModels } from "../catalogue"
 import type { Config } from "../config"
 import type { RelayError, WalletError } from "../errors"
 import { encryptFor, type EncryptionScheme } from "../protocol/encryption"
@@ -134,13 +135,13 @@ function makeJobPipeline() {
       return current.models
     })
 
-    /** The job's `model` when installed, else ours, else the first installed model. */
+    /** The job's `model` when offered (installed and allowed), else ours, else the first offered model. */
     const chooseModel = (job: JobRequest, config: Config) =>
       Effect.gen(function*() {
-        const names = yield* installedModels
+        const names = offeredModels(yield* installedModels, config)
         const wanted = [job.params.model, config["textGeneration.model"]].filter((m): m is string => !!m)
         const chosen = wanted.find((m) => names.includes(m) || names.includes(`${m}:latest`)) ?? names[0]
-        if (!chosen) return yield* Effect.fail(new JobFailure("no model is installed on this provider's Ollama"))
+        if (!chosen) return yield* Effect.fail(new JobFailure("none of the models this provider offers is installed on its Ollama"))
         return chosen
       })
 
@@ -256,7 +257,7 @@ function makeJobPipeline() {
         const mode = config["payment.mode"]
         // The model first: what the prompt is expected to cost depends on its tokenizer.
         const model = yield* chooseModel(job, config)
-        const quote = mode === "free" ? undefined : quoteFor(job, config, promptTokens.estimate(model, job.prompt))
+        const quote = mode === "free" ? undefined : quoteFor(job, config, promptTokens.estimate(model, job.prompt), model)
         if (quote && "refused" in quote) return yield* Effect.fail(new JobFailure(quote.refused, quote.priceMsats, true))
         const options = { ...generationOptions(job.params, config), ...(quote ? { maxTokens: quote.maxTokens } : {}) }
 
@@ -295,7 +296,7 @@ function makeJobPipeline() {
           if (prepaidSats !== undefined) {
             return { generation, price: prepaidSats, invoice: undefined }
           }
-          const measured = priceSats(generation, pricingOf(config))
+          const measured = priceSats(generation, pricingOf(config, model))
           // Never above the customer's bid; max_tokens was capped so this only trims rounding.
           const price = job.bidMsats === undefined ? measured : Math.min(measured, Math.floor(job.bidMsats / 1000))
           const issued = yield* issueInvoice(job, config, price, `${generation.promptTokens + generation.completionTokens} tokens`)

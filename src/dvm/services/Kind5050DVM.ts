@@ -4,6 +4,7 @@
  * its own (JobPipeline.ts), and going offline (jobs stopped with feedback, announcement withdrawn).
  */
 import { Cause, Context, Effect, Exit, FiberMap, Layer, Schedule, Scope, Stream, SubscriptionRef } from "effect"
+import { catalogueOf, offeredModels } from "../catalogue"
 import type { Config } from "../config"
 import { GoOnlineError, type RelayError } from "../errors"
 import { DELETION_KIND, handlerDeletionEvent, handlerInfoEvent, heartbeatEvent, HEARTBEAT_INTERVAL_S } from "../protocol/events"
@@ -14,6 +15,7 @@ import { Identity } from "./Identity"
 import { Inference, type InferenceStatus } from "./Inference"
 import { JobPipeline } from "./JobPipeline"
 import { JobStore } from "./JobStore"
+import { makeModelDetails, type ModelDetails } from "./ollamaModels"
 import { Nostr, type RelayState } from "./Nostr"
 import { OnlineLock } from "./OnlineLock"
 import { OFFLINE_PUBLISH_TIMEOUT_MS, publisher } from "./publisher"
@@ -80,9 +82,13 @@ export class Kind5050DVM extends Context.Service<Kind5050DVM, {
   static readonly layer = Layer.effect(Kind5050DVM, makeKind5050DVM())
 }
 
-export const PROVIDER_PROFILE = {
-  name: "Sell Compute",
-  about: "Text generation (NIP-90 kind 5050) on a local Ollama, billed per token over Lightning."
+/** While online, Ollama's models are read this often; a change in the catalogue is announced. */
+export const MODEL_POLL_MS = 60_000
+let modelPollMs = MODEL_POLL_MS
+
+/** How often the models are read while online (tests shorten it; the product keeps MODEL_POLL_MS). */
+export const pollModelsEvery = (ms: number): void => {
+  modelPollMs = ms
 }
 /** On going online, requests this recent are still served; older ones are assumed taken elsewhere. */
 export const RECENT_REQUEST_WINDOW_S = 120
@@ -136,6 +142,9 @@ function makeKind5050DVM() {
       const ollama: InferenceStatus = yield* inference.status
       if (!ollama.reachable) return ollama.error ?? `Ollama is not reachable at ${ollama.host}`
       if (ollama.models.length === 0) return `Ollama at ${ollama.host} has no models installed (try \`ollama pull llama3.2\`)`
+      if (offeredModels(ollama.models, config).length === 0) {
+        return `none of the models in sellCompute.textGeneration.models (${config["textGeneration.models"].join(", ")}) is installed in Ollama (installed: ${ollama.models.join(", ")})`
+      }
       const model = config["textGeneration.model"]
       if (model && !ollama.models.includes(model) && !ollama.models.includes(`${model}:latest`)) {
         return `the model "${model}" set in sellCompute.textGeneration.model is not installed in Ollama`
@@ -162,12 +171,36 @@ function makeKind5050DVM() {
       doorReported = now
     })
 
-    const announce = (state: Online) =>
+    const modelDetails = makeModelDetails()
+    /** What Ollama last said it has installed (kept when it cannot be read, so the catalogue stays). */
+    let installed: ReadonlyArray<ModelDetails> = []
+    let modelsUnreadable = false
+
+    /** Reads the installed models again; false (said once until it recovers) when Ollama cannot be read. */
+    const refreshModels = (config: Config) =>
+      modelDetails.details(config["ollama.host"]).pipe(
+        Effect.flatMap((models) =>
+          Effect.sync(() => {
+            installed = models
+            modelsUnreadable = false
+            return true
+          })),
+        Effect.catch((why: string) =>
+          Effect.gen(function*() {
+            if (!modelsUnreadable) yield* Effect.logWarning(`The model catalogue could not be read (${why}); the last one known is announced`)
+            modelsUnreadable = true
+            return false
+          }))
+      )
+
+    /** `refresh`: read the models first (the poll has just read them). */
+    const announce = (state: Online, refresh = true) =>
       Effect.gen(function*() {
         const config = yield* settings.current
+        if (refresh) yield* refreshModels(config)
         // Each version strictly newer than the last: of two with the same created_at, relays keep the
         // lower id, so a second change within a second would otherwise be lost.
-        const template = handlerInfoEvent(config, PROVIDER_PROFILE)
+        const template = handlerInfoEvent(config, catalogueOf(installed, config))
         const createdAt = Math.max(template.created_at, lastAnnouncedAt + 1)
         lastAnnouncedAt = createdAt
         const outcome = yield* publishLogged(state.keys, { ...template, created_at: createdAt }, "announcement")
@@ -179,6 +212,17 @@ function makeKind5050DVM() {
       const template = handlerDeletionEvent(state.keys.pubkey, state.announcementId)
       return { ...template, created_at: Math.max(template.created_at, lastAnnouncedAt) }
     }
+
+    /** While online: the models read once a minute, and the catalogue announced again when they changed. */
+    const followModels = (state: Online) =>
+      Effect.gen(function*() {
+        yield* Effect.sleep(modelPollMs)
+        const before = JSON.stringify(installed)
+        if (!(yield* refreshModels(yield* settings.current))) return
+        if (JSON.stringify(installed) === before) return
+        yield* Effect.logInfo(`Installed models changed (${installed.map((m) => m.name).join(", ") || "none"}); announcing the new catalogue`)
+        yield* announce(state, false)
+      }).pipe(Effect.forever)
 
     /**
      * Going online checks the wallet; a setting changed while online (free to a paid mode, another
@@ -279,6 +323,7 @@ function makeKind5050DVM() {
         Effect.forkIn(scope)
       )
       yield* followSettings(state).pipe(Effect.forkIn(scope))
+      yield* followModels(state).pipe(Effect.forkIn(scope))
       yield* Effect.gen(function*() {
         const { activeJobs } = yield* SubscriptionRef.get(status)
         yield* publishLogged(keys, heartbeatEvent(keys.pubkey, activeJobs), "heartbeat").pipe(Effect.ignore)
