@@ -21,6 +21,7 @@ import { isPublicRelayUrl } from "../publicRelay"
 import { PromptTokens, utf8Bytes } from "../promptTokens"
 import { pricingOf, quoteFor } from "../quote"
 import { ReplyBudget } from "../replyBudget"
+import { selfTestPubkey } from "../selfTestCustomer"
 import { Inference } from "./Inference"
 import { withFetchedInputs } from "./jobInputs"
 import { JobStore } from "./JobStore"
@@ -254,7 +255,8 @@ function makeJobPipeline() {
         const job = yield* withFetchedInputs(request, { ourRelays: config.relays, maxPromptChars: config["limits.maxPromptChars"] }).pipe(
           Effect.mapError((e) => new JobFailure(e.reason, undefined, true))
         )
-        const mode = config["payment.mode"]
+        // The seller's own self-test is served free and kept out of earnings.
+        const mode = isSelfTest(keys, job.customer) ? "free" : config["payment.mode"]
         // The model first: what the prompt is expected to cost depends on its tokenizer.
         const model = yield* chooseModel(job, config)
         const quote = mode === "free" ? undefined : quoteFor(job, config, promptTokens.estimate(model, job.prompt), model)
@@ -437,7 +439,7 @@ function makeJobPipeline() {
           return yield* refuse(keys, event, request, reason, parsed._tag === "Invalid" && parsed.decrypted === true)
         }
         // A pay-first job waits for payment outside the queue, and takes its place once paid.
-        const slot = { queued: config["payment.mode"] !== "pay-first" }
+        const slot = { queued: config["payment.mode"] !== "pay-first" || isSelfTest(keys, event.pubkey) }
         const admitted = admission.admit(event.pubkey, Date.now(), { queue: slot.queued })
         if (admitted._tag === "Refused") return yield* refuse(keys, event, request, admitted.reason, false)
         yield* recordReceived(event, encryption !== undefined)
@@ -508,6 +510,18 @@ const INVOICE_RETRY = Schedule.exponential("1 second").pipe(Schedule.upTo({ time
 
 /** A result no relay accepted is sent again a few times, backing off, before the job is failed. */
 const RESULT_RETRY = Schedule.exponential("500 millis").pipe(Schedule.upTo({ times: 4 }))
+
+const selfTestCustomers = new WeakMap<Uint8Array, string>()
+
+/** Whether `customer` is the self-test's customer for our key (selfTestCustomer.ts). */
+const isSelfTest = (keys: Keys, customer: string): boolean => {
+  let pubkey = selfTestCustomers.get(keys.secretKey)
+  if (pubkey === undefined) {
+    pubkey = selfTestPubkey(keys.secretKey)
+    selfTestCustomers.set(keys.secretKey, pubkey)
+  }
+  return pubkey === customer
+}
 
 const admissionLimits = (config: Config): AdmissionLimits => ({
   maxRunning: config.maxConcurrentJobs,
