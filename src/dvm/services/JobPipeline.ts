@@ -108,6 +108,8 @@ function makeJobPipeline() {
     }
     let models: { readonly at: number; readonly names: ReadonlyArray<string> } | undefined
     const admission = new Admission(admissionLimits(yield* settings.current))
+    /** The self-test's customer for the key we serve with, once a request came in. */
+    let selfTestAllowed: string | undefined
     /** Jobs admitted and not ended: id → customer (only the customer may cancel). */
     const activeJobs = new Map<string, string>()
     const activeCount = yield* SubscriptionRef.make(0)
@@ -414,6 +416,11 @@ function makeJobPipeline() {
         stageRecorder?.(event.id, "received")
         if (yield* store.get(event.id)) return // handled before (another relay, or before a restart)
         const config = yield* settings.current
+        const selfTest = selfTestPubkeyOf(keys)
+        if (selfTest !== selfTestAllowed) {
+          selfTestAllowed = selfTest
+          admission.setLimits(admissionLimits(config, selfTest))
+        }
         const parsed = parseJobRequest(event, {
           ourPubkey: keys.pubkey,
           ourSecretKey: keys.secretKey,
@@ -492,7 +499,7 @@ function makeJobPipeline() {
     const configure = (config: Config) =>
       Effect.gen(function*() {
         yield* permits.resize(config.maxConcurrentJobs)
-        admission.setLimits(admissionLimits(config))
+        admission.setLimits(admissionLimits(config, selfTestAllowed))
       })
 
     return JobPipeline.of({
@@ -513,22 +520,25 @@ const RESULT_RETRY = Schedule.exponential("500 millis").pipe(Schedule.upTo({ tim
 
 const selfTestCustomers = new WeakMap<Uint8Array, string>()
 
-/** Whether `customer` is the self-test's customer for our key (selfTestCustomer.ts). */
-const isSelfTest = (keys: Keys, customer: string): boolean => {
+/** The self-test's customer for our key (selfTestCustomer.ts), derived once per key. */
+const selfTestPubkeyOf = (keys: Keys): string => {
   let pubkey = selfTestCustomers.get(keys.secretKey)
   if (pubkey === undefined) {
     pubkey = selfTestPubkey(keys.secretKey)
     selfTestCustomers.set(keys.secretKey, pubkey)
   }
-  return pubkey === customer
+  return pubkey
 }
 
-const admissionLimits = (config: Config): AdmissionLimits => ({
+const isSelfTest = (keys: Keys, customer: string): boolean => selfTestPubkeyOf(keys) === customer
+
+/** `selfTest`: the self-test's customer, let in by an allow-list too (it is the seller testing). */
+const admissionLimits = (config: Config, selfTest?: string): AdmissionLimits => ({
   maxRunning: config.maxConcurrentJobs,
   maxQueued: config["limits.maxQueuedJobs"],
   perCustomerPerMinute: config["limits.jobsPerMinutePerCustomer"],
   perCustomerInFlight: config["limits.jobsInFlightPerCustomer"],
-  allow: config["access.allowList"].map(hexPubkey),
+  allow: config["access.allowList"].length > 0 && selfTest ? [...config["access.allowList"].map(hexPubkey), selfTest] : config["access.allowList"].map(hexPubkey),
   deny: config["access.denyList"].map(hexPubkey)
 })
 
