@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Layer, Logger, ManagedRuntime, Result, Stream, SubscriptionRef } from "effect"
+import { offeredModels } from "./dvm/catalogue"
 import { type Config, decodeQualifiedConfig } from "./dvm/config"
 import { providerLayer } from "./dvm/providerLayer"
 import { parseMnemonic } from "./dvm/mnemonic"
@@ -65,8 +66,10 @@ const startSummary = (config: Config, dataDir: string, keyFromEnv: boolean) =>
     const status = yield* SubscriptionRef.get(dvm.status)
     const ollama = yield* (yield* Inference).status
     const chosen = config["textGeneration.model"]
+    const allowed = config["textGeneration.models"]
+    const offered = allowed.length > 0 ? ` (offered: ${offeredModels(ollama.models, config).join(", ") || "none of textGeneration.models"})` : ""
     const installed = ollama.reachable
-      ? `${ollama.models.join(", ") || "none"} installed in Ollama at ${ollama.host}`
+      ? `${ollama.models.join(", ") || "none"} installed in Ollama at ${ollama.host}${offered}`
       : `Ollama at ${ollama.host} not reachable now${ollama.error ? ` (${ollama.error})` : ""}`
     const mode = config["payment.mode"]
     const lines = [
