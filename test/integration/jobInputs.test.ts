@@ -135,7 +135,7 @@ describe("job inputs fetched from relays", function() {
     // Found nowhere: the silent relay is given up on at the deadline, and said so.
     const reason = reasonOf(await fetchPrompt(jobWith(5050, [["i", "d".repeat(64), "event"]]), [hostile.url, relay.url], { timeoutMs: 1500 }))
     assert.match(reason, new RegExp(`${hostile.url}: no answer within 1.5 s`))
-    assert.ok(silentNotes.length >= 2, "the silent relay was asked")
+    assert.ok(silentNotes.length >= 1, "the silent relay was asked (the first fetch may end before its REQ arrives)")
   })
 
   it("a relay sending a frame over 1 MiB is cut off and named; a forged event is not taken", async () => {
