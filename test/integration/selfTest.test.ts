@@ -13,6 +13,7 @@ import { runSelfTest, verdictLine } from "../../src/dvm/selfTest"
 import { JobStore } from "../../src/dvm/services/JobStore"
 import { selfTestPubkey } from "../../src/dvm/selfTestCustomer"
 import { runCli } from "../support/cli"
+import { Customer } from "../support/customer"
 import { startOllamaStandIn, type OllamaStandIn, waitFor } from "../support/ollama-server"
 import { startProvider, type TestProvider } from "../support/provider"
 import { type RelayProcess, startRelay } from "../support/relay"
@@ -86,6 +87,24 @@ describe("self-test", function() {
       assert.equal(report.ok, true, JSON.stringify(report.relays))
     } finally {
       await provider.updateConfig({ "access.allowList": [] })
+    }
+  })
+
+  it("a relay added while online hears the heartbeat at once, so the self-test passes there too", async () => {
+    const added = await startRelay()
+    try {
+      await provider.updateConfig({ relays: [relayA.url, relayB.url, added.url] })
+      const wire = new Customer([added.url])
+      try {
+        await waitFor(async () => (await wire.pool.querySync([added.url], { kinds: [11998], authors: [provider.pubkey] })).length > 0, 10_000, "a heartbeat on the added relay")
+      } finally {
+        wire.close()
+      }
+      const report = await runSelfTest({ relays: [added.url], providerSecretKey: hexToBytes(provider.secretKeyHex) })
+      assert.equal(report.ok, true, JSON.stringify(report.relays))
+    } finally {
+      await provider.updateConfig({ relays: [relayA.url, relayB.url] })
+      await added.stop()
     }
   })
 

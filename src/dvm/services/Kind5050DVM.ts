@@ -207,6 +207,13 @@ function makeKind5050DVM() {
         state.announcementId = outcome.eventId
       }).pipe(Effect.catch((e: RelayError) => Effect.logWarning(`Announcement not published: ${e.message}`)))
 
+    /** "Still online" (kind 11998, replaceable: a beat sent again only replaces the last). */
+    const beat = (keys: Keys) =>
+      Effect.gen(function*() {
+        const { activeJobs } = yield* SubscriptionRef.get(status)
+        yield* publishLogged(keys, heartbeatEvent(keys.pubkey, activeJobs), "heartbeat").pipe(Effect.ignore)
+      })
+
     /** The kind 5 of our announcement; never older than it, or an `a` deletion would not reach it. */
     const withdrawal = (state: Online) => {
       const template = handlerDeletionEvent(state.keys.pubkey, state.announcementId)
@@ -268,11 +275,11 @@ function makeKind5050DVM() {
               said = now
             }
             const subscribed = new Set(states.filter(reachable).map((r) => r.url))
-            const missed = subscribedBefore === undefined
-              ? []
-              : states.filter((r) => subscribed.has(r.url) && !subscribedBefore?.has(r.url) && r.announced === false)
+            const fresh = subscribedBefore === undefined ? [] : states.filter((r) => subscribed.has(r.url) && !subscribedBefore?.has(r.url))
             subscribedBefore = subscribed
-            if (missed.length > 0) yield* announce(state)
+            if (fresh.some((r) => r.announced === false)) yield* announce(state)
+            // A relay added while online, or back after failing, hears we are alive now, not at the next beat.
+            if (fresh.length > 0) yield* beat(state.keys)
           })
         )
       )
@@ -324,10 +331,7 @@ function makeKind5050DVM() {
       )
       yield* followSettings(state).pipe(Effect.forkIn(scope))
       yield* followModels(state).pipe(Effect.forkIn(scope))
-      yield* Effect.gen(function*() {
-        const { activeJobs } = yield* SubscriptionRef.get(status)
-        yield* publishLogged(keys, heartbeatEvent(keys.pubkey, activeJobs), "heartbeat").pipe(Effect.ignore)
-      }).pipe(Effect.repeat(Schedule.spaced(`${HEARTBEAT_INTERVAL_S} seconds`)), Effect.forkIn(scope))
+      yield* beat(keys).pipe(Effect.repeat(Schedule.spaced(`${HEARTBEAT_INTERVAL_S} seconds`)), Effect.forkIn(scope))
       yield* reportDropped.pipe(Effect.repeat(Schedule.spaced(`${DROPPED_REPORT_MS} millis`)), Effect.forkIn(scope))
       yield* announce(state)
       yield* settlement.resume
