@@ -96,11 +96,15 @@ describe("job kinds 5001 and 5002 through the provider", function() {
     assert.equal(ollama.requests.length, before)
   })
 
-  it("serves only the kinds set: 5002 refused once supportedJobKinds is [5050, 5001]", async () => {
+  it("serves only the kinds set: once supportedJobKinds is [5050, 5001], 5002 addressed to it is refused, an open one left alone", async () => {
     await provider.updateConfig({ supportedJobKinds: [5050, 5001] })
     try {
-      const replies = await finished(customer.buildJob({ kind: 5002, prompt: "hola" }))
+      const open = await customer.publish(customer.buildJob({ kind: 5002, prompt: "para cualquiera" }))
+      const replies = await finished(customer.buildJob({ kind: 5002, prompt: "hola", tags: [["p", provider.pubkey]] }))
       assert.equal(errorOf(replies), "job kind 5002 is not served here (supported: 5050, 5001)")
+      // Sent first on the same connection, so handled first: it was left for others, not refused.
+      assert.deepEqual(customer.repliesFor(open.id), { feedback: [], results: [] })
+      assert.equal(await provider.jobRecord(open.id), undefined)
     } finally {
       await provider.updateConfig({ supportedJobKinds: [5050, 5001, 5002] })
     }

@@ -270,8 +270,8 @@ describe("jobRequest: targeting and kinds", () => {
     expectJob(parse([["i", "hi", "text"], ["p", otherProviderPubkey], ["p", providerPubkey]]))
   })
 
-  it("rejects an unsupported job kind, naming it and the kinds served", () => {
-    const event = request([["i", "translate this", "text"]], "", { kind: 5002 })
+  it("rejects an unsupported job kind addressed to us, naming it and the kinds served", () => {
+    const event = request([["i", "translate this", "text"], ["p", providerPubkey]], "", { kind: 5002 })
     const { reason } = expectInvalid(parseJobRequest(event, ctx))
     assert.match(reason, /job kind 5002 is not served/)
     assert.match(reason, /5050/)
@@ -481,9 +481,14 @@ describe("jobRequest: edges the tests above leave open", () => {
     assert.equal(parseJobRequest(event, { ...ctx, now, limits: { maxEventBytes: size - 1 } })._tag, "Invalid")
   })
 
-  it("lists every kind served when refusing another", () => {
-    const parsed = parseJobRequest(request([["i", "hi", "text"]], "", { kind: 5002 }), { ...ctx, supportedKinds: [5050, 5001] })
+  it("lists every kind served when refusing another addressed to us", () => {
+    const parsed = parseJobRequest(request([["i", "hi", "text"], ["p", providerPubkey]], "", { kind: 5002 }), { ...ctx, supportedKinds: [5050, 5001] })
     assert.match(expectInvalid(parsed).reason, /\(supported: 5050, 5001\)$/)
+  })
+
+  it("leaves an open request of a kind not served to the providers that serve it, unanswered", () => {
+    const parsed = parseJobRequest(request([["i", "hi", "text"]], "", { kind: 5002 }), { ...ctx, supportedKinds: [5050, 5001] })
+    assert.deepEqual(parsed, { _tag: "Ignored", reason: "kind 5002 is not served here" })
   })
 
   it("skips blank and valueless i tags when joining the prompt", () => {
@@ -588,6 +593,6 @@ describe("jobRequest: summarization (5001) and translation (5002)", () => {
   }
 
   it("refuses 5001 and 5002 where only 5050 is served", () => {
-    assert.match(expectInvalid(parseJobRequest(request([["i", "x", "text"]], "", { kind: 5001 }), ctx)).reason, /job kind 5001 is not served here \(supported: 5050\)/)
+    assert.match(expectInvalid(parseJobRequest(request([["i", "x", "text"], ["p", providerPubkey]], "", { kind: 5001 }), ctx)).reason, /job kind 5001 is not served here \(supported: 5050\)/)
   })
 })

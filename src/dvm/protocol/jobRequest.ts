@@ -171,6 +171,9 @@ export const parseJobRequest = (event: NostrEvent, ctx: ParseContext): ParsedReq
   const size = new TextEncoder().encode(JSON.stringify(event)).length
   if (size > maxEventBytes) return invalid(`request is too large (${size} bytes, limit ${maxEventBytes})`)
   if (!ctx.supportedKinds.includes(event.kind)) {
+    // Only a request addressed to us is told; an open one is for the providers that serve its kind
+    // (a subscription made before the kinds were narrowed still brings them).
+    if (!targets.includes(ctx.ourPubkey)) return { _tag: "Ignored", reason: `kind ${event.kind} is not served here` }
     return invalid(`job kind ${event.kind} is not served here (supported: ${ctx.supportedKinds.join(", ")})`)
   }
 
