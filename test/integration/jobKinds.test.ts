@@ -46,6 +46,13 @@ describe("job kinds 5001 and 5002 through the provider", function() {
   /** The stand-in model answers word by word: its text has single spaces where the prompt had any whitespace. */
   const words = (text: string) => text.split(/\s+/).join(" ")
 
+  /** Sets the kinds served and waits until the provider's request subscription follows them. */
+  const followed = async (kinds: Array<5050 | 5001 | 5002>) => {
+    const from = provider.logs.length
+    await provider.updateConfig({ supportedJobKinds: kinds })
+    await waitFor(() => provider.logs.slice(from).some((l) => l.endsWith(`Now serving kinds ${kinds.join(", ")}`)), 10_000, "the new kinds followed")
+  }
+
   const errorOf = (replies: { feedback: Array<Event> }) => tag(replies.feedback.find((f) => statusOf(f) === "error") as Event, "status")?.[2]
 
   it("serves a summary (5001) of text as kind 6001, the length in the instruction the model gets", async () => {
@@ -96,15 +103,29 @@ describe("job kinds 5001 and 5002 through the provider", function() {
     assert.equal(ollama.requests.length, before)
   })
 
-  it("serves only the kinds set: once supportedJobKinds is [5050, 5001], 5002 addressed to it is refused, an open one left alone", async () => {
-    await provider.updateConfig({ supportedJobKinds: [5050, 5001] })
+  it("serves a kind added while online, without going offline", async () => {
+    // Online with 5050 only: the subscription made on going online asks for 5050 alone.
+    await provider.goOffline()
+    await provider.updateConfig({ supportedJobKinds: [5050] })
+    await provider.goOnline()
+    await followed([5050, 5002])
+    const replies = await finished(customer.buildJob({ kind: 5002, prompt: "Guten Morgen", tags: [["param", "language", "fr"]] }))
+    assert.equal(replies.results[0]?.kind, 6002)
+    await provider.updateConfig({ supportedJobKinds: [5050, 5001, 5002] })
+  })
+
+  it("serves only the kinds set: once supportedJobKinds is [5050, 5001], 5002 is left alone, open or addressed to it", async () => {
     try {
+      await followed([5050, 5001])
       const open = await customer.publish(customer.buildJob({ kind: 5002, prompt: "para cualquiera" }))
-      const replies = await finished(customer.buildJob({ kind: 5002, prompt: "hola", tags: [["p", provider.pubkey]] }))
-      assert.equal(errorOf(replies), "job kind 5002 is not served here (supported: 5050, 5001)")
-      // Sent first on the same connection, so handled first: it was left for others, not refused.
-      assert.deepEqual(customer.repliesFor(open.id), { feedback: [], results: [] })
-      assert.equal(await provider.jobRecord(open.id), undefined)
+      const addressed = await customer.publish(customer.buildJob({ kind: 5002, prompt: "hola", tags: [["p", provider.pubkey]] }))
+      // A job of a kind still served, sent after them on the same connection, is answered.
+      const replies = await finished(customer.buildJob({ kind: 5001, prompt: "still served" }))
+      assert.equal(replies.results[0]?.kind, 6001)
+      for (const request of [open, addressed]) {
+        assert.deepEqual(customer.repliesFor(request.id), { feedback: [], results: [] })
+        assert.equal(await provider.jobRecord(request.id), undefined)
+      }
     } finally {
       await provider.updateConfig({ supportedJobKinds: [5050, 5001, 5002] })
     }

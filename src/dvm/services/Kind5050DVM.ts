@@ -101,6 +101,10 @@ interface Online {
   readonly scope: Scope.Closeable
   readonly keys: Keys
   announcementId?: string
+  /** The job kinds our request subscription asks for. */
+  requestKinds: string
+  /** (Re)subscribes to requests of these kinds from `since`, replacing the subscription before. */
+  readonly listen: (kinds: ReadonlyArray<number>, since: number) => Effect.Effect<void>
 }
 
 function makeKind5050DVM() {
@@ -244,7 +248,7 @@ function makeKind5050DVM() {
         yield* Effect.logWarning(`While online: ${problem}`)
       })
 
-    /** While online: relays, concurrency and the announcement follow the settings. */
+    /** While online: relays, concurrency, the kinds served and the announcement follow the settings. */
     const followSettings = (state: Online) =>
       settings.changes.pipe(
         Stream.drop(1),
@@ -252,6 +256,11 @@ function makeKind5050DVM() {
           Effect.gen(function*() {
             yield* nostr.setRelays(config.relays)
             yield* pipeline.configure(config)
+            // Kinds added while online are served from now (and the recent window), without going offline.
+            if (String(config.supportedJobKinds) !== state.requestKinds) {
+              yield* state.listen(config.supportedJobKinds, nowSeconds() - RECENT_REQUEST_WINDOW_S)
+              yield* Effect.logInfo(`Now serving kinds ${config.supportedJobKinds.join(", ")}`)
+            }
             yield* announce(state)
             yield* checkWalletWhileOnline(config)
           }))
@@ -315,14 +324,28 @@ function makeKind5050DVM() {
       yield* nostr.setRelays(config.relays)
 
       const scope = yield* Scope.make()
-      const state: Online = { scope, keys }
-      online = state
       const jobs = yield* FiberMap.make<string>().pipe(Scope.provide(scope))
+      const listening = yield* FiberMap.make<string>().pipe(Scope.provide(scope))
+      const state: Online = {
+        scope,
+        keys,
+        requestKinds: "",
+        listen: (kinds, from) =>
+          Effect.gen(function*() {
+            state.requestKinds = String(kinds)
+            // Running under the same key interrupts the subscription before; a request seen by both is run once.
+            yield* FiberMap.run(
+              listening,
+              "requests",
+              nostr.subscribe({ kinds: [...kinds], since: from }).pipe(
+                Stream.runForEach((event) => FiberMap.run(jobs, event.id, pipeline.handle(keys, event), { onlyIfMissing: true }))
+              )
+            )
+          })
+      }
+      online = state
       const since = nowSeconds() - RECENT_REQUEST_WINDOW_S
-      yield* nostr.subscribe({ kinds: [...config.supportedJobKinds], since }).pipe(
-        Stream.runForEach((event) => FiberMap.run(jobs, event.id, pipeline.handle(keys, event), { onlyIfMissing: true })),
-        Effect.forkIn(scope)
-      )
+      yield* state.listen(config.supportedJobKinds, since)
       // Deletions from the same window as the requests, so one made before we came online is honoured.
       yield* nostr.subscribe({ kinds: [DELETION_KIND], since }).pipe(
         Stream.runForEach((deletion) =>
