@@ -50,7 +50,8 @@ const readJson = async (response: Response): Promise<unknown> => {
 }
 
 const request = (host: string, path: string, signal: AbortSignal, body?: unknown) =>
-  fetch(new URL(path, host), {
+  // Joined as text: `new URL(path, host)` would drop a path the host may have (a proxy's prefix).
+  fetch(`${host.replace(/\/+$/, "")}${path}`, {
     method: body === undefined ? "GET" : "POST",
     ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
     signal: AbortSignal.any([signal, AbortSignal.timeout(MODEL_INFO_TIMEOUT_MS)])
