@@ -54,7 +54,7 @@ const request = (host: string, path: string, signal: AbortSignal, body?: unknown
   fetch(`${host.replace(/\/+$/, "")}${path}`, {
     method: body === undefined ? "GET" : "POST",
     ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
-    signal: AbortSignal.any([signal, AbortSignal.timeout(MODEL_INFO_TIMEOUT_MS)])
+    signal
   }).then(readJson)
 
 interface Listed {
@@ -95,10 +95,14 @@ export const makeModelDetails = () => {
   const contextLengths = new Map<string, number | undefined>()
   const details = (host: string): Effect.Effect<ReadonlyArray<ModelDetails>, string> =>
     Effect.gen(function*() {
+      // The deadline is Effect's: timing out interrupts the request, whose signal aborts the fetch.
       const models = yield* Effect.tryPromise({
         try: (signal) => request(host, "/api/tags", signal).then(listed),
         catch: (cause) => `Ollama at ${host} did not list its models: ${cause instanceof Error ? cause.message : String(cause)}`.slice(0, 300)
-      })
+      }).pipe(Effect.timeoutOrElse({
+        duration: MODEL_INFO_TIMEOUT_MS,
+        orElse: () => Effect.fail(`Ollama at ${host} did not list its models within ${MODEL_INFO_TIMEOUT_MS / 1000} s`)
+      }))
       return yield* Effect.forEach(models, (model) =>
         Effect.gen(function*() {
           const key = `${host} ${model.name} ${model.version}`
@@ -106,7 +110,7 @@ export const makeModelDetails = () => {
             const found = yield* Effect.tryPromise({
               try: (signal) => request(host, "/api/show", signal, { model: model.name }).then(contextLengthOf),
               catch: () => "unknown"
-            }).pipe(Effect.orElseSucceed(() => "unknown" as const))
+            }).pipe(Effect.timeout(MODEL_INFO_TIMEOUT_MS), Effect.orElseSucceed(() => "unknown" as const))
             // An answer is kept; a failure is asked again next time.
             if (found !== "unknown") contextLengths.set(key, found)
             if (contextLengths.size > MAX_MODELS * 4) contextLengths.delete(contextLengths.keys().next().value as string)
