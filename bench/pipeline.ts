@@ -75,6 +75,7 @@ const measureCrypto = () => {
     kind: request.kind,
     createdAt: request.created_at,
     prompt: "crypto floor job",
+    inputs: [{ type: "text", text: "crypto floor job" }],
     inputTags: [["i", "crypto floor job", "text"]],
     params: {},
     replyRelays: [],

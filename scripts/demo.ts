@@ -136,9 +136,9 @@ const onReply = (providerPubkey: string) => (event: Event) => {
     return customer?.decrypt(watch.scheme, providerPubkey, content) ?? ""
   }
   const decrypted = encrypted && watch.scheme ? " (decrypted)" : ""
-  if (event.kind === 6050) {
+  if (event.kind >= 6000 && event.kind <= 6999) {
     watch.result = read(event.content)
-    say(`  ← result, kind 6050${decrypted}:`)
+    say(`  ← result, kind ${event.kind}${decrypted}:`)
     say(wrap(watch.result, "      "))
   } else {
     const status = statusOf(event) ?? "(no status)"
@@ -222,7 +222,7 @@ const main = async () => {
 
   customer = new Customer([relay.url])
   await within(new Promise<void>((resolve) => {
-    customer!.pool.subscribe([relay!.url], { kinds: [6050, 7000], "#p": [customer!.pubkey] }, {
+    customer!.pool.subscribe([relay!.url], { kinds: [6050, 6001, 7000], "#p": [customer!.pubkey] }, {
       onevent: onReply(providerPubkey),
       oneose: () => resolve()
     })
@@ -247,16 +247,14 @@ const main = async () => {
     results.push(`  2. encrypted   ${seconds(secret.ms).padStart(6)}  ${clipStart(secret.text, 60)}`)
 
     say()
-    say("Job 3 of 3: a summary of a note. Sent as a kind 5050 text-generation job whose prompt")
-    say("  carries the note (summarisation as kind 5001 is not served yet)")
+    say("Job 3 of 3: a summary of a note (kind 5001): the job names the note by id, and the")
+    say("  provider fetches it from the relay itself")
     const author = generateSecretKey()
     const note = finalizeEvent({ kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: NOTE }, author)
     await within(Promise.all(customer!.pool.publish([relay!.url], note)), 5_000, "the relay to accept the note")
-    const stored = await within(customer!.pool.get([relay!.url], { ids: [note.id] }, { maxWait: 3_000 }), 5_000, "the note to be read back")
-    if (!stored) throw new DemoFailure("the note just published is not on the relay")
-    say(`  → note published (kind 1, id ${note.id.slice(0, 12)}…) and read back from the relay: ${clipStart(stored.content, 40)}`)
-    const summaryPrompt = `Summarise this note in one sentence: ${stored.content}`
-    const summary = await runJob(customer!.buildJob({ prompt: summaryPrompt }), undefined)
+    say(`  → note published (kind 1, id ${note.id.slice(0, 12)}…): ${clipStart(note.content, 40)}`)
+    const summaryJob = customer!.buildJob({ kind: 5001, tags: [["i", note.id, "event", relay!.url], ["param", "length", "1 sentence"]] })
+    const summary = await runJob(summaryJob, undefined)
     results.push(`  3. summary     ${seconds(summary.ms).padStart(6)}  ${clipStart(summary.text, 60)}`)
   }
   await Promise.race([jobs(), hostDiedEarly])

@@ -8,16 +8,19 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Layer, Logger, ManagedRuntime, Result, Stream, SubscriptionRef } from "effect"
+import { offeredModels } from "./dvm/catalogue"
 import { type Config, decodeQualifiedConfig } from "./dvm/config"
 import { providerLayer } from "./dvm/providerLayer"
 import { parseMnemonic } from "./dvm/mnemonic"
-import { parseSecretKey } from "./dvm/protocol/identity"
+import { keysFromSecret, parseSecretKey } from "./dvm/protocol/identity"
 import { useWasmSignatures } from "./dvm/protocol/signing"
 import { serverName } from "./dvm/modelServer"
 import { Inference } from "./dvm/services/Inference"
 import { Kind5050DVM, reachable, relaySummary, relaysSettled } from "./dvm/services/Kind5050DVM"
 import { Nostr, RELAY_TIMEOUT_MS } from "./dvm/services/Nostr"
+import { Secrets } from "./dvm/services/Secrets"
 import { Settings } from "./dvm/services/Settings"
+import { runSelfTest, verdictLine } from "./dvm/selfTest"
 import { consoleLogger } from "./headless/consoleLog"
 import { walletLayer } from "./dvm/services/walletLayer"
 import { uniformDeadlines, WALLET_DEADLINES } from "./dvm/services/walletDeadlines"
@@ -28,6 +31,12 @@ import { installProcessGuards } from "./headless/processGuards"
 const WALLET_TIMEOUT_ENV = "SELL_COMPUTE_WALLET_TIMEOUT_S"
 
 const USAGE = `Usage: sell-compute --config FILE.json [--data-dir DIR]
+       sell-compute self-test --config FILE.json [--data-dir DIR]
+
+self-test: through each configured relay on its own, a throwaway customer (a key derived from the
+provider's, served free: no sats move) finds the announcement and heartbeat, sends a small job and
+checks the feedback and result; one line per relay; exit 0 only when every relay passed. The
+provider must be online (in another process, or a VS Code window) with the same key.
 
 FILE.json is an object keyed by setting id, e.g. {"sellCompute.relays": ["wss://nos.lol"]}.
 Secrets come from the environment: ${SECRET_ENV.nostrSecretKey} (hex or nsec; generated and kept
@@ -60,8 +69,10 @@ const startSummary = (config: Config, dataDir: string, keyFromEnv: boolean) =>
     const server = yield* (yield* Inference).status
     const name = serverName(server.backend)
     const chosen = config["textGeneration.model"]
+    const allowed = config["textGeneration.models"]
+    const offered = allowed.length > 0 ? ` (offered: ${offeredModels(server.models, config).join(", ") || "none of textGeneration.models"})` : ""
     const installed = server.reachable
-      ? `${server.models.join(", ") || "none"} ${server.backend === "ollama" ? "installed in" : "offered by the"} ${name} at ${server.host}`
+      ? `${server.models.join(", ") || "none"} ${server.backend === "ollama" ? "installed in" : "offered by the"} ${name} at ${server.host}${offered}`
       : `${name} at ${server.host} not reachable now${server.error ? ` (${server.error})` : ""}`
     const mode = config["payment.mode"]
     const lines = [
@@ -144,7 +155,37 @@ const secretValues = (dataDir: string): ReadonlyArray<string> => {
   return values.filter((v) => v !== "")
 }
 
+/** `self-test`: the provider's key resolved as the host does (never generated here), then each relay tested. */
+const selfTest = async (args: ReadonlyArray<string>) => {
+  const { configFile, dataDir } = parseArgs(args)
+  installProcessGuards((line) => process.stderr.write(line + "\n"), () => secretValues(dataDir))
+  const config = readConfig(configFile)
+  const stored = await Effect.runPromise(
+    Effect.gen(function*() {
+      return yield* (yield* Secrets).get("nostrSecretKey")
+    }).pipe(Effect.provide(envSecretsLayer(process.env, dataDir)))
+  )
+  if (stored === undefined) {
+    return fail(`no Nostr key: set ${SECRET_ENV.nostrSecretKey}, or give the --data-dir the provider runs with (its key is kept there)`)
+  }
+  const secretKey = parseSecretKey(stored)
+  if ("error" in secretKey) return fail(`the provider's key is not usable: ${secretKey.error}`)
+  await useWasmSignatures()
+  const out = (line: string) => process.stdout.write(line + "\n")
+  out(`Self-test of ${keysFromSecret(secretKey).npub} through ${config.relays.length} relay(s), each on its own, as a throwaway customer (served free: no sats are spent)`)
+  const report = await runSelfTest({
+    relays: config.relays,
+    providerSecretKey: secretKey,
+    onStep: (url, step) => out(`  ${url}: ${step.ok ? "ok" : "FAILED"} ${step.step}: ${step.detail}`)
+  })
+  for (const verdict of report.relays) out(verdictLine(verdict))
+  const failed = report.relays.filter((r) => !r.ok).length
+  out(report.ok ? `Verdict: customers can reach this provider through all ${report.relays.length} relay(s)` : `Verdict: ${failed} of ${report.relays.length} relay(s) failed`)
+  process.exit(report.ok ? 0 : 1)
+}
+
 const main = async () => {
+  if (process.argv[2] === "self-test") return selfTest(process.argv.slice(3))
   const { configFile, dataDir } = parseArgs(process.argv.slice(2))
   installProcessGuards((line) => process.stderr.write(line + "\n"), () => secretValues(dataDir))
   const config = readConfig(configFile)

@@ -73,7 +73,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<SellCo
     vscode.commands.registerCommand("sellCompute.connectNwcWallet", () => actions.connectNwcWallet()),
     vscode.commands.registerCommand("sellCompute.removeWallet", () => actions.removeWallet()),
     vscode.commands.registerCommand("sellCompute.setOpenAiApiKey", () => actions.setOpenAiApiKey()),
-    vscode.commands.registerCommand("sellCompute.resetSettings", () => actions.resetSettings())
+    vscode.commands.registerCommand("sellCompute.resetSettings", () => actions.resetSettings()),
+    vscode.commands.registerCommand("sellCompute.testProvider", () => actions.testProvider())
   )
 
   // Builds the services (local work only: settings, the job history file) so the UI is live at once.

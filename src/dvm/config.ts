@@ -6,6 +6,7 @@
  * section of SETTING_SECTIONS) and a unit test checks it is in sync.
  */
 import { Result, Schema } from "effect"
+import { SUMMARIZATION_KIND, TEXT_GENERATION_KIND, TRANSLATION_KIND } from "./protocol/prompts"
 
 export const SETTINGS_SECTION = "sellCompute"
 
@@ -18,6 +19,7 @@ const HttpUrl = Schema.String.check(
 const Pubkey = Schema.String.check(
   Schema.isPattern(/^(?:[0-9a-f]{64}|npub1[02-9ac-hj-np-z]{58})$/, { message: "must be a hex public key or an npub" })
 )
+const ModelName = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(200))
 const intBetween = (minimum: number, maximum: number) =>
   Schema.Int.check(Schema.isBetween({ minimum, maximum }))
 const numberBetween = (minimum: number, maximum: number) =>
@@ -34,7 +36,9 @@ export const INFERENCE_BACKENDS = ["ollama", "openai"] as const
  * one entry here.
  */
 export const SERVED_JOB_KINDS = [
-  { kind: 5050, description: "Text generation: a prompt in, the model's text out." }
+  { kind: TEXT_GENERATION_KIND, description: "Text generation: a prompt in, the model's text out." },
+  { kind: SUMMARIZATION_KIND, description: "Summarization: text, a note or another job's result in, a summary out (param `length`)." },
+  { kind: TRANSLATION_KIND, description: "Translation: text, a note or another job's result in, the translation out (param `language`; English when none)." }
 ] as const
 const servedKinds = SERVED_JOB_KINDS.map((k) => k.kind)
 
@@ -47,7 +51,8 @@ export const SETTING_SECTIONS = {
   model: "Model and Generation",
   pricing: "Pricing and Payment",
   wallet: "Wallet",
-  limits: "Limits and Access"
+  limits: "Limits and Access",
+  profile: "Provider Profile"
 } as const
 export type SectionId = keyof typeof SETTING_SECTIONS
 
@@ -96,8 +101,8 @@ export const settings = {
   }),
   supportedJobKinds: setting({
     schema: Schema.Array(Schema.Literals(servedKinds)).check(Schema.isMinLength(1), Schema.isUnique()),
-    default: [5050],
-    description: "NIP-90 job request kinds to serve (the kinds this provider can run are offered).",
+    default: [...servedKinds],
+    description: "NIP-90 job request kinds to serve, all on the same model: `5050` text generation, `5001` summarization (param `length`), `5002` translation (param `language`).",
     json: {
       type: "array",
       items: { type: "number", enum: servedKinds, enumDescriptions: SERVED_JOB_KINDS.map((k) => k.description) },
@@ -144,6 +149,14 @@ export const settings = {
     description: "Model used when a job names none (or names one the model server does not have). Empty: the first model the server lists.",
     json: { type: "string" },
     scope: "window",
+    section: "model"
+  }),
+  "textGeneration.models": setting({
+    schema: Schema.Array(ModelName).check(Schema.isMaxLength(100)),
+    default: [],
+    description: "Models offered to customers (Ollama names, e.g. `llama3.2` or `qwen2.5:7b`). Empty: every installed model. Only installed models in this list are announced and run.",
+    json: { type: "array", items: { type: "string", minLength: 1, maxLength: 200 }, maxItems: 100 },
+    scope: "application",
     section: "model"
   }),
   "textGeneration.maxTokens": setting({
@@ -199,6 +212,17 @@ export const settings = {
     default: 2,
     description: "Price per 1,000 tokens (prompt + generated, as counted by the model server), in sats.",
     json: { type: "number", minimum: 0, maximum: 1000000 },
+    scope: "application",
+    section: "pricing"
+  }),
+  "pricing.perModel": setting({
+    schema: Schema.Record(Schema.String, numberBetween(0, 1_000_000)).check(
+      Schema.isMaxProperties(100),
+      Schema.makeFilter((prices: object) => Object.keys(prices).every((m) => m.length >= 1 && m.length <= 200) || "Expected model names of 1 to 200 characters")
+    ),
+    default: {},
+    description: "Price per 1,000 tokens for particular models, in sats, e.g. `{\"llama3.2\": 1, \"qwen2.5:32b\": 20}`. Models not listed cost `pricing.pricePer1kTokens`.",
+    json: { type: "object", additionalProperties: { type: "number", minimum: 0, maximum: 1000000 }, maxProperties: 100 },
     scope: "application",
     section: "pricing"
   }),
@@ -305,6 +329,30 @@ export const settings = {
     json: { type: "integer", minimum: 0, maximum: 60000 },
     scope: "application",
     section: "model"
+  }),
+  "profile.name": setting({
+    schema: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(100)),
+    default: "Sell Compute",
+    description: "The provider's name in its NIP-89 announcement, as customers' clients show it.",
+    json: { type: "string", minLength: 1, maxLength: 100 },
+    scope: "application",
+    section: "profile"
+  }),
+  "profile.about": setting({
+    schema: Schema.String.check(Schema.isMaxLength(1000)),
+    default: "Text generation, summaries and translations (NIP-90 kinds 5050, 5001, 5002) on a local Ollama, billed per token over Lightning.",
+    description: "What the provider offers, in its NIP-89 announcement.",
+    json: { type: "string", maxLength: 1000 },
+    scope: "application",
+    section: "profile"
+  }),
+  "profile.picture": setting({
+    schema: Schema.String.check(Schema.isMaxLength(1000), Schema.isPattern(/^(?:$|https:\/\/[^\s/?#]+(?:[/?#]\S*)?$)/, { message: "must be empty or an https:// URL" })),
+    default: "",
+    description: "An https:// URL of the provider's picture, in its NIP-89 announcement. Empty: none (clients show a letter).",
+    json: { type: "string", maxLength: 1000, pattern: "^(?:$|https://)" },
+    scope: "application",
+    section: "profile"
   }),
   "access.allowList": setting({
     schema: Schema.Array(Pubkey).check(Schema.isMaxLength(10_000)),

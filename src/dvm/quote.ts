@@ -4,22 +4,24 @@
  * our minimum, or too small for even one token, is refused with our price. The charge itself never
  * exceeds the bid, whatever the model counts (JobPipeline caps it).
  */
+import { pricePer1kFor } from "./catalogue"
 import type { Config } from "./config"
 import { maxTokensWithin, priceSats, type Pricing, promptTokenBound, satsToMsats } from "./pricing"
 import { generationOptions, type JobRequest } from "./protocol/jobRequest"
 
-export const pricingOf = (config: Config): Pricing => ({
+/** The price rules for a job on `model` (its own price per 1,000 tokens when one is set). */
+export const pricingOf = (config: Config, model?: string): Pricing => ({
   minPriceSats: config["pricing.minPriceSats"],
-  pricePer1kTokens: config["pricing.pricePer1kTokens"]
+  pricePer1kTokens: pricePer1kFor(config, model)
 })
 
 export type Quote =
   | { readonly maxTokens: number; readonly worstSats: number }
   | { readonly refused: string; readonly priceMsats: number }
 
-/** `promptTokens`: the prompt's expected tokens on the chosen model (default: the safe bound). */
-export const quoteFor = (job: JobRequest, config: Config, promptTokens = promptTokenBound(job.prompt)): Quote => {
-  const pricing = pricingOf(config)
+/** `promptTokens`: the prompt's expected tokens on the chosen `model` (default: the safe bound). */
+export const quoteFor = (job: JobRequest, config: Config, promptTokens = promptTokenBound(job.prompt), model?: string): Quote => {
+  const pricing = pricingOf(config, model)
   let maxTokens = generationOptions(job.params, config).maxTokens
   const worst = () => priceSats({ promptTokens, completionTokens: maxTokens }, pricing)
   if (job.bidMsats === undefined || job.bidMsats >= satsToMsats(worst())) return { maxTokens, worstSats: worst() }

@@ -9,6 +9,7 @@ import { qualifiedId, SETTINGS_SECTION, settingIds, type WALLET_BACKENDS } from 
 import { newMnemonic, parseMnemonic } from "../dvm/mnemonic"
 import { parseSecretKey } from "../dvm/protocol/identity"
 import { useWasmSignatures } from "../dvm/protocol/signing"
+import { type RelayVerdict, runSelfTest, type SelfTestReport, verdictLine } from "../dvm/selfTest"
 import { Identity } from "../dvm/services/Identity"
 import type { Inference } from "../dvm/services/Inference"
 import type { History } from "../dvm/services/History"
@@ -16,7 +17,7 @@ import type { JobStore } from "../dvm/services/JobStore"
 import { Kind5050DVM } from "../dvm/services/Kind5050DVM"
 import type { Nostr } from "../dvm/services/Nostr"
 import { type SecretName, Secrets } from "../dvm/services/Secrets"
-import type { Settings } from "../dvm/services/Settings"
+import { Settings } from "../dvm/services/Settings"
 import { Wallet } from "../dvm/services/Wallet"
 import { EXTENSION_ID } from "./present"
 import { checkProvider, type ProviderModel } from "./ProviderModel"
@@ -45,6 +46,7 @@ export class ProviderActions {
   readonly #model: ProviderModel
   readonly #log: vscode.LogOutputChannel
   #checking: Promise<void> | undefined
+  #testing = false
 
   constructor(runtime: ProviderRuntime, model: ProviderModel, log: vscode.LogOutputChannel) {
     this.#runtime = runtime
@@ -346,6 +348,56 @@ export class ProviderActions {
     const checking = this.refresh()
     vscode.window.setStatusBarMessage("$(sync~spin) Sell Compute: checking the wallet…", checking)
     await checking
+  }
+
+  /**
+   * "Test My Provider": the self-test (selfTest.ts) through each relay, as a throwaway customer
+   * served free. Each step goes to the log as it ends; the verdict is a message with the log at hand.
+   */
+  async testProvider(): Promise<SelfTestReport | undefined> {
+    if (this.#testing) {
+      this.#log.show(true)
+      return undefined
+    }
+    const setup = await this.#runtime.runPromiseExit(Effect.gen(function*() {
+      const keys = yield* (yield* Identity).keys
+      const config = yield* (yield* Settings).current
+      return { keys, relays: config.relays }
+    }))
+    if (Exit.isFailure(setup)) {
+      void vscode.window.showErrorMessage(`Cannot test the provider: ${reasonOf(setup.cause)}`)
+      return undefined
+    }
+    const { keys, relays } = setup.value
+    const log = this.#log
+    if (this.#model.snapshot.status.state !== "online") log.warn("Self-test: this window's provider is not online; the test passes only if another process serves this key")
+    this.#testing = true
+    try {
+      const report = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Sell Compute: testing through ${relays.length} relay(s)` },
+        (progress) =>
+          runSelfTest({
+            relays,
+            providerSecretKey: keys.secretKey,
+            onStep: (url, step) => {
+              log.info(`Self-test ${url}: ${step.ok ? "ok" : "FAILED"} ${step.step}: ${step.detail}`)
+              progress.report({ message: `${url}: ${step.step}${step.ok ? "" : " failed"}` })
+            }
+          })
+      )
+      for (const verdict of report.relays) log.info(`Self-test ${verdictLine(verdict)}`)
+      const failed = report.relays.filter((r) => !r.ok)
+      // Not awaited: the test has ended even while the message stays up.
+      void (report.ok
+        ? vscode.window.showInformationMessage(`Self-test passed: customers reach this provider through all ${report.relays.length} relay(s).`, SHOW_LOG)
+        : vscode.window.showWarningMessage(`Self-test: ${failed.length} of ${report.relays.length} relay(s) failed. ${verdictLine(failed[0] as RelayVerdict)}`, SHOW_LOG)
+      ).then((choice) => {
+        if (choice === SHOW_LOG) log.show(true)
+      })
+      return report
+    } finally {
+      this.#testing = false
+    }
   }
 
   async resetSettings(): Promise<void> {

@@ -159,7 +159,7 @@ describe("headless host (dist/cli.js)", function() {
       line(new RegExp(`INFO  Serving as ${npub}\n`))
       line(new RegExp(`INFO  Relay ${relay.url}: connected, subscribed, announcement accepted\n`))
       line(/INFO  Relay ws:\/\/127\.0\.0\.1:1: failed.*\(last error: .*ECONNREFUSED.*\)\n/)
-      line(/INFO  Kinds: 5050\n/)
+      line(/INFO  Kinds: 5050, 5001, 5002\n/)
       line(new RegExp(`INFO  Models: llama3\\.2:1b installed in Ollama at ${ollama.url.replace(/\./g, "\\.")}; `))
       line(/INFO  Payment mode: free \(no invoices\)\n/)
       line(/INFO  Price: at least 5 sats a job, 1\.5 sats per 1,000 tokens \(not charged in free mode\)\n/)

@@ -19,7 +19,7 @@ const sectionOf = (output: string, n: number): string => {
 /** The result text of a section: the indented lines after "← result". */
 const resultOf = (section: string): string => {
   const lines = section.split("\n")
-  const at = lines.findIndex((l) => l.includes("← result, kind 6050"))
+  const at = lines.findIndex((l) => l.includes("← result, kind 60"))
   assert.ok(at >= 0, `no result in:\n${section}`)
   const text: Array<string> = []
   for (const line of lines.slice(at + 1)) {
@@ -66,10 +66,12 @@ describe("npm run demo (scripts/demo.ts)", function() {
     assert.equal(resultOf(encrypted), "Echo from llama3.2:1b: A private question: what is a good name for a cat?")
 
     const summary = sectionOf(stdout, 3)
-    assert.match(summary, /kind 5050/)
+    assert.match(summary, /kind 5001/)
     assert.match(summary, /note published \(kind 1/)
+    assert.match(summary, /← result, kind 6001:/)
     assert.match(summary, /← success/)
-    assert.match(resultOf(summary), /^Echo from llama3\.2:1b: Summarise this note in one sentence: Ran my first Nostr data vending machine today/)
+    // The provider fetched the note by its id and put it in the summary instruction.
+    assert.match(resultOf(summary), /^Echo from llama3\.2:1b: Summarize the following text in 1 sentence\. Reply with the summary only, in the language of the text\. Ran my first Nostr data vending machine today/)
 
     assert.match(stdout, /provider exited 0; its announcement was withdrawn/)
     assert.match(stdout, /Done: 3 of 3 jobs answered/)

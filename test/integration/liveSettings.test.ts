@@ -46,7 +46,7 @@ describe("settings changed while online apply to the next job", function() {
   const announcedPricing = async () => {
     const events = await customer.pool.querySync([relay.url], { kinds: [31990], authors: [provider.pubkey] })
     const latest = events.sort((a, b) => b.created_at - a.created_at)[0]
-    return latest ? (JSON.parse(latest.content).pricing as { minPriceSats: number; pricePer1kTokens: number }) : undefined
+    return latest ? (JSON.parse(latest.content).pricing as { minPrice: number; pricePer1kTokens: number }) : undefined
   }
 
   /** Publishes a job addressed to the provider and waits for its last word (success or error). */
@@ -107,14 +107,14 @@ describe("settings changed while online apply to the next job", function() {
     assert.equal(provider.wallet.issued.at(-1)?.amountSats, 500)
     assert.equal(tag(floor.result, "amount")?.[1], String(500 * 1000))
 
-    // The announcement on the relay is replaced with one stating the new price.
+    // The announcement on the relay is replaced with one stating the new price (in msats).
     const deadline = Date.now() + 10_000
     let pricing = await announcedPricing()
-    while (pricing?.minPriceSats !== 500 && Date.now() < deadline) {
+    while (pricing?.minPrice !== 500_000 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100))
       pricing = await announcedPricing()
     }
-    assert.deepEqual({ min: pricing?.minPriceSats, per1k: pricing?.pricePer1kTokens }, { min: 500, per1k: 5000 })
+    assert.deepEqual({ min: pricing?.minPrice, per1k: pricing?.pricePer1kTokens }, { min: 500_000, per1k: 5_000_000 })
   })
 
   it("runs the next job on the newly set default model", async () => {

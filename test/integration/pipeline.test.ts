@@ -64,11 +64,12 @@ describe("job pipeline against a real relay and an Ollama API", function() {
     assert.equal(handlers.length, 1)
     const handler = handlers[0] as Event
     assert.deepEqual(tag(handler, "d"), ["d", HANDLER_D_TAG])
-    assert.deepEqual(handler.tags.filter((t) => t[0] === "k"), [["k", "5050"]])
+    assert.deepEqual(handler.tags.filter((t) => t[0] === "k"), [["k", "5050"], ["k", "5001"], ["k", "5002"]])
     const profile = JSON.parse(handler.content)
     assert.equal(profile.name, "Sell Compute")
     assert.equal(profile.encryptionSupported, true)
-    assert.equal(profile.pricing.pricePer1kTokens, 1000)
+    assert.equal(profile.pricing.unit, "msats")
+    assert.equal(profile.pricing.pricePer1kTokens, 1_000_000)
   })
 
   it("beats a kind 11998 heartbeat pointing at its announcement, expiring in 15 minutes", async () => {

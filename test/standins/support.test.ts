@@ -136,6 +136,30 @@ describe("test support: Ollama stand-in", function () {
     assert.match((await ollama.version()).version, /^\d+\.\d+\.\d+$/);
   });
 
+  it("gives each model the size and context length set for it, counts /api/show, and can hang it", async () => {
+    server.modelFacts = { "qwen2.5:0.5b": { parameterSize: "494M", contextLength: 32768 } };
+    try {
+      const before = server.showRequests;
+      const shown = await ollama.show({ model: "qwen2.5:0.5b" });
+      assert.equal(shown.details.parameter_size, "494M");
+      assert.equal((shown.model_info as unknown as Record<string, unknown>)["llama.context_length"], 32768);
+      assert.equal((await ollama.list()).models.find((m) => m.name === "qwen2.5:0.5b")?.details.parameter_size, "494M");
+      assert.equal((await ollama.show({ model: "llama3.2:1b" })).details.parameter_size, "1.2B", "the default for a model with no facts");
+      assert.equal(server.showRequests - before, 2);
+      server.showMode = "hang";
+      const abort = new AbortController();
+      const hanging = new Ollama({ host: server.url, fetch: (input, init) => fetch(input, { ...init, signal: abort.signal }) });
+      const shownLater = hanging.show({ model: "qwen2.5:0.5b" }).then(() => "answered", () => "aborted");
+      await waitFor(() => server.showRequests - before === 3, 5000, "the hanging /api/show to arrive");
+      abort.abort();
+      assert.equal(await shownLater, "aborted");
+      assert.equal((await ollama.list()).models.length, 2, "the other endpoints still answer");
+    } finally {
+      server.modelFacts = {};
+      server.showMode = "ok";
+    }
+  });
+
   it("streams a generation with Ollama's counts and records the request", async () => {
     server.responder = () => "one two three four five";
     const stream = await ollama.generate({ model: "llama3.2:1b", prompt: "say five words", stream: true, options: { temperature: 0 } });

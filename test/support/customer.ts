@@ -45,7 +45,7 @@ export class Customer {
   /** Listens for everything addressed to this customer. Resolves once the relays answered EOSE. */
   listen(): Promise<void> {
     return new Promise((resolve) => {
-      this.closer = this.pool.subscribe([...this.relays], { kinds: [6050, 7000], "#p": [this.pubkey] }, {
+      this.closer = this.pool.subscribe([...this.relays], { kinds: [6050, 6001, 6002, 7000], "#p": [this.pubkey] }, {
         onevent: (event) => {
           const requestId = event.tags.find((t) => t[0] === "e")?.[1]
           if (!requestId) return

@@ -58,13 +58,13 @@ function wordsOf(text: string): string[] {
   return text.split(/\s+/).filter((w) => w.length > 0);
 }
 
-function modelDetails() {
+function modelDetails(parameterSize = "1.2B") {
   return {
     parent_model: "",
     format: "gguf",
     family: "llama",
     families: ["llama"],
-    parameter_size: "1.2B",
+    parameter_size: parameterSize,
     quantization_level: "Q8_0",
   };
 }
@@ -84,6 +84,12 @@ export class OllamaStandIn {
   responder: Responder;
   /** Added to every prompt_eval_count reported (a chat template's tokens). */
   promptTokenOverhead: number;
+  /** Per model: the parameter size /api/tags and /api/show give (default "1.2B") and the context length /api/show gives (default 131072). */
+  modelFacts: Record<string, { parameterSize?: string; contextLength?: number }> = {};
+  /** "hang": /api/show never answers (the other endpoints still do). */
+  showMode: "ok" | "hang" = "ok";
+  /** /api/show requests received (not cleared by reset()). */
+  showRequests = 0;
   /** Every /api/generate and /api/chat request received, in order (including failed/hung ones). */
   readonly requests: GenerationRequest[] = [];
   /** Generation requests whose client went away before the response was complete. */
@@ -213,16 +219,19 @@ export class OllamaStandIn {
       return sendJson(res, 200, { models });
     }
     if (route === "POST /api/show") {
+      this.showRequests++;
       const body = await readJson(req);
+      if (this.showMode === "hang") return; // the socket is destroyed by stop()
       const name = String(body.model ?? body.name ?? "");
       if (!this.models.includes(name)) return sendJson(res, 404, { error: `model '${name}' not found` });
+      const facts = this.modelFacts[name] ?? {};
       return sendJson(res, 200, {
         license: "",
         modelfile: `FROM ${name}\n`,
         parameters: "",
         template: "{{ .Prompt }}",
-        details: modelDetails(),
-        model_info: { "general.architecture": "llama", "llama.context_length": 131072 },
+        details: modelDetails(facts.parameterSize),
+        model_info: { "general.architecture": "llama", "llama.context_length": facts.contextLength ?? 131072 },
         capabilities: ["completion"],
         modified_at: "2025-01-01T00:00:00Z",
       });
@@ -240,7 +249,7 @@ export class OllamaStandIn {
       modified_at: "2025-01-01T00:00:00Z",
       size: 1_321_098_329,
       digest: FAKE_DIGEST,
-      details: modelDetails(),
+      details: modelDetails(this.modelFacts[name]?.parameterSize),
     };
   }
 

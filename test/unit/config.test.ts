@@ -44,7 +44,11 @@ describe("config: decodeConfig", () => {
 
   it("has the documented default values", () => {
     assert.deepEqual(defaultConfig.relays, ["wss://relay.damus.io", "wss://nos.lol", "wss://relay.primal.net"])
-    assert.deepEqual(defaultConfig.supportedJobKinds, [5050])
+    assert.deepEqual(defaultConfig.supportedJobKinds, [5050, 5001, 5002])
+    assert.deepEqual(defaultConfig["textGeneration.models"], [])
+    assert.deepEqual(defaultConfig["pricing.perModel"], {})
+    assert.equal(defaultConfig["profile.name"], "Sell Compute")
+    assert.equal(defaultConfig["profile.picture"], "")
     assert.equal(defaultConfig["ollama.host"], "http://127.0.0.1:11434")
     assert.equal(defaultConfig["textGeneration.maxTokens"], 512)
     assert.equal(defaultConfig["pricing.minPriceSats"], 3)
@@ -151,8 +155,34 @@ describe("config: decodeConfig", () => {
     assertRejectedNaming({ "pricing.minPriceSats": -1 }, "sellCompute.pricing.minPriceSats")
   })
 
-  it("rejects a job kind other than 5050 in supportedJobKinds", () => {
-    assertRejectedNaming({ supportedJobKinds: [5001] }, "sellCompute.supportedJobKinds")
+  it("accepts any of 5050, 5001 and 5002 in supportedJobKinds, and rejects another kind or one twice", () => {
+    assert.deepEqual(expectConfig(decodeConfig({ supportedJobKinds: [5002] })).supportedJobKinds, [5002])
+    assert.deepEqual(expectConfig(decodeConfig({ supportedJobKinds: [5001, 5050] })).supportedJobKinds, [5001, 5050])
+    assertRejectedNaming({ supportedJobKinds: [5100] }, "sellCompute.supportedJobKinds")
+    assertRejectedNaming({ supportedJobKinds: [5050, 5050] }, "sellCompute.supportedJobKinds", /each kind once/)
+    assertRejectedNaming({ supportedJobKinds: [] }, "sellCompute.supportedJobKinds")
+  })
+
+  it("takes per-model prices from 0 to 1,000,000 sats per 1,000 tokens, and refuses others", () => {
+    assert.deepEqual(expectConfig(decodeConfig({ "pricing.perModel": { "llama3.2": 0, "qwen2.5:32b": 1_000_000 } }))["pricing.perModel"], { "llama3.2": 0, "qwen2.5:32b": 1_000_000 })
+    assertRejectedNaming({ "pricing.perModel": { "llama3.2": -1 } }, "sellCompute.pricing.perModel")
+    assertRejectedNaming({ "pricing.perModel": { "llama3.2": 1_000_001 } }, "sellCompute.pricing.perModel")
+    assertRejectedNaming({ "pricing.perModel": { "llama3.2": "1" } }, "sellCompute.pricing.perModel")
+    assertRejectedNaming({ "pricing.perModel": { "": 1 } }, "sellCompute.pricing.perModel")
+  })
+
+  it("takes a model allow-list of names, refusing an empty name", () => {
+    assert.deepEqual(expectConfig(decodeConfig({ "textGeneration.models": ["llama3.2", "qwen2.5:7b"] }))["textGeneration.models"], ["llama3.2", "qwen2.5:7b"])
+    assertRejectedNaming({ "textGeneration.models": [""] }, "sellCompute.textGeneration.models")
+  })
+
+  it("takes a profile picture only as an https:// URL (or none), and a name of 1 to 100 characters", () => {
+    assert.equal(expectConfig(decodeConfig({ "profile.picture": "https://example.com/me.png" }))["profile.picture"], "https://example.com/me.png")
+    assertRejectedNaming({ "profile.picture": "http://example.com/me.png" }, "sellCompute.profile.picture", /https/)
+    assertRejectedNaming({ "profile.picture": "javascript:alert(1)" }, "sellCompute.profile.picture")
+    assertRejectedNaming({ "profile.name": "" }, "sellCompute.profile.name")
+    assertRejectedNaming({ "profile.name": "x".repeat(101) }, "sellCompute.profile.name")
+    assertRejectedNaming({ "profile.about": "x".repeat(1001) }, "sellCompute.profile.about")
   })
 
   it("rejects an unknown spark.network", () => {

@@ -2,6 +2,7 @@
 // kind 5 withdrawal), and that signEvent / verifySignature sign and check them.
 import assert from "node:assert/strict"
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure"
+import type { CatalogueModel } from "../../src/dvm/catalogue"
 import { type Config, defaultConfig } from "../../src/dvm/config"
 import { encryptFor } from "../../src/dvm/protocol/encryption"
 import {
@@ -187,58 +188,73 @@ describe("events: resultEvent (kind 6050)", () => {
 })
 
 describe("events: handlerInfoEvent (kind 31990)", () => {
-  const profile = { name: "Sell Compute test", about: "Text generation on a local Ollama" }
+  const models: ReadonlyArray<CatalogueModel> = [
+    { name: "llama3.2:1b", parameterSize: "1.2B", contextLength: 131072, pricePer1kTokens: 1.5 },
+    { name: "qwen2.5:0.5b", pricePer1kTokens: 0.1 }
+  ]
+  const contentOf = (config: Config, offered: ReadonlyArray<CatalogueModel> = models) =>
+    JSON.parse(handlerInfoEvent(config, offered).content) as Record<string, any>
 
-  it("has our d tag and one k tag for kind 5050", () => {
-    const template = handlerInfoEvent(defaultConfig, profile)
+  it("has our d tag and one k tag for each kind served (all three by default)", () => {
+    const template = handlerInfoEvent(defaultConfig, models)
     assert.equal(template.kind, HANDLER_INFO_KIND)
     assert.equal(template.kind, 31990)
     assert.deepEqual(tagsNamed(template, "d"), [["d", HANDLER_D_TAG]])
-    assert.deepEqual(tagsNamed(template, "k"), [["k", "5050"]])
+    assert.deepEqual(tagsNamed(template, "k"), [["k", "5050"], ["k", "5001"], ["k", "5002"]])
     assertRecent(template.created_at)
     assertSignsAndVerifies(template)
   })
 
-  it("has one k tag per supported kind", () => {
+  it("has exactly the k tags of the kinds set", () => {
     const config = { ...defaultConfig, supportedJobKinds: [5050, 5001] } as unknown as Config
-    assert.deepEqual(tagsNamed(handlerInfoEvent(config, profile), "k"), [["k", "5050"], ["k", "5001"]])
+    assert.deepEqual(tagsNamed(handlerInfoEvent(config, models), "k"), [["k", "5050"], ["k", "5001"]])
   })
 
-  it("has content JSON with name, about, encryptionSupported, nip90Params and pricing from the config", () => {
-    const config: Config = {
-      ...defaultConfig,
-      "textGeneration.model": "llama3.2:1b",
-      "textGeneration.maxTokens": 1024,
-      "pricing.minPriceSats": 5,
-      "pricing.pricePer1kTokens": 1.5,
-      "payment.mode": "free"
-    }
-    const content = JSON.parse(handlerInfoEvent(config, profile).content) as Record<string, any>
-    assert.equal(content.name, profile.name)
-    assert.equal(content.about, profile.about)
+  it("names, describes and pictures the provider from the profile settings", () => {
+    const content = contentOf({ ...defaultConfig, "profile.name": "Ada's GPU", "profile.about": "Fast and cheap", "profile.picture": "https://example.com/ada.png" })
+    assert.equal(content.name, "Ada's GPU")
+    assert.equal(content.about, "Fast and cheap")
+    assert.equal(content.picture, "https://example.com/ada.png")
+    assert.equal(content.image, "https://example.com/ada.png", "the spelling nostrdvm writes too")
+    const plain = contentOf(defaultConfig)
+    assert.equal(plain.name, "Sell Compute")
+    assert.equal("picture" in plain, false, "no picture key without a picture")
+  })
+
+  it("lists the catalogue: every model offered, its size, context and price in msats", () => {
+    const content = contentOf({ ...defaultConfig, "textGeneration.maxTokens": 1024 })
+    assert.deepEqual(content.nip90Params.model, { required: false, values: ["llama3.2:1b", "qwen2.5:0.5b"] })
+    assert.equal(content.nip90Params.max_tokens.max, 1024)
+    assert.deepEqual(content.models, [
+      { name: "llama3.2:1b", parameterSize: "1.2B", contextLength: 131072, pricePer1kTokens: 1500 },
+      { name: "qwen2.5:0.5b", pricePer1kTokens: 100 }
+    ])
+    assert.deepEqual(contentOf(defaultConfig, []).nip90Params.model.values, [])
+  })
+
+  it("prices in msats with the amount clients' cards show: the minimum in sats, or free", () => {
+    const paid = contentOf({ ...defaultConfig, "pricing.minPriceSats": 5, "pricing.pricePer1kTokens": 1.1, "payment.mode": "pay-first" })
+    assert.deepEqual(paid.pricing, { unit: "msats", paymentMode: "pay-first", minPrice: 5000, pricePer1kTokens: 1100 })
+    assert.equal(paid.amount, "5")
+    const free = contentOf({ ...defaultConfig, "pricing.minPriceSats": 5, "payment.mode": "free" })
+    assert.equal(free.amount, "free")
+    assert.deepEqual(free.pricing, { unit: "msats", paymentMode: "free", minPrice: 0, pricePer1kTokens: 0 })
+    assert.deepEqual(free.models.map((m: { pricePer1kTokens: number }) => m.pricePer1kTokens), [0, 0])
+  })
+
+  it("says encryption is supported in both spellings, and both schemes", () => {
+    const content = contentOf(defaultConfig)
     assert.equal(content.encryptionSupported, true)
     assert.equal(content.supportsEncryption, true, "the spelling nostrdvm reads")
     assert.deepEqual(content.encryptionSchemes, ["nip04", "nip44"])
-    assert.deepEqual(
-      Object.keys(content.nip90Params).sort(),
-      ["frequency_penalty", "max_tokens", "model", "temperature", "top_k", "top_p"]
-    )
-    assert.deepEqual(content.nip90Params.model.values, ["llama3.2:1b"])
-    assert.equal(content.nip90Params.max_tokens.max, 1024)
-    assert.deepEqual(content.pricing, {
-      unit: "sats",
-      minPriceSats: 5,
-      pricePer1kTokens: 1.5,
-      paymentMode: "free"
-    })
   })
 
-  it("lists no model values when no default model is set", () => {
-    const content = JSON.parse(handlerInfoEvent({ ...defaultConfig, "textGeneration.model": "" }, profile).content)
-    assert.deepEqual(content.nip90Params.model.values, [])
-    assert.equal(content.pricing.minPriceSats, defaultConfig["pricing.minPriceSats"])
-    assert.equal(content.pricing.pricePer1kTokens, defaultConfig["pricing.pricePer1kTokens"])
-    assert.equal(content.pricing.paymentMode, defaultConfig["payment.mode"])
+  it("lists length and language params only for the kinds that take them", () => {
+    assert.deepEqual(Object.keys(contentOf(defaultConfig).nip90Params).sort(), ["frequency_penalty", "language", "length", "max_tokens", "model", "temperature", "top_k", "top_p"])
+    assert.deepEqual(contentOf(defaultConfig).nip90Params.length, { required: false, values: [], kind: 5001 })
+    assert.deepEqual(contentOf(defaultConfig).nip90Params.language, { required: false, values: [], kind: 5002 })
+    const only5050 = contentOf({ ...defaultConfig, supportedJobKinds: [5050] })
+    assert.deepEqual(Object.keys(only5050.nip90Params).sort(), ["frequency_penalty", "max_tokens", "model", "temperature", "top_k", "top_p"])
   })
 })
 
@@ -256,7 +272,7 @@ describe("events: handlerDeletionEvent (kind 5)", () => {
   })
 
   it("also deletes by id when the announcement id is given", () => {
-    const announcement = signEvent(handlerInfoEvent(defaultConfig, { name: "n", about: "a" }), providerSecret)
+    const announcement = signEvent(handlerInfoEvent(defaultConfig, []), providerSecret)
     const template = handlerDeletionEvent(providerPubkey, announcement.id)
     assert.deepEqual(tagsNamed(template, "a"), [["a", `31990:${providerPubkey}:${HANDLER_D_TAG}`]])
     assert.deepEqual(tagsNamed(template, "e"), [["e", announcement.id]])
@@ -310,7 +326,7 @@ describe("events: what the earlier tests leave unstated", () => {
   })
 
   it("announces under the d tag sell-compute, every param optional and open", () => {
-    const template = handlerInfoEvent({ ...defaultConfig, "textGeneration.model": "m", "textGeneration.maxTokens": 700 }, { name: "n", about: "a" })
+    const template = handlerInfoEvent({ ...defaultConfig, supportedJobKinds: [5050], "textGeneration.maxTokens": 700 }, [{ name: "m", pricePer1kTokens: 1 }])
     assert.equal(HANDLER_D_TAG, "sell-compute")
     assert.deepEqual(JSON.parse(template.content).nip90Params, {
       model: { required: false, values: ["m"] },
@@ -324,7 +340,7 @@ describe("events: what the earlier tests leave unstated", () => {
 
   it("announces streaming (partial results) only when its interval is above 0", () => {
     const streaming = (intervalMs: number) =>
-      JSON.parse(handlerInfoEvent({ ...defaultConfig, "streaming.intervalMs": intervalMs } as Config, { name: "n", about: "a" }).content).streaming
+      JSON.parse(handlerInfoEvent({ ...defaultConfig, "streaming.intervalMs": intervalMs } as Config, []).content).streaming
     assert.equal(streaming(2000), true)
     assert.equal(streaming(1), true)
     assert.equal(streaming(0), false)

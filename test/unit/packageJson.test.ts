@@ -38,7 +38,7 @@ describe("package.json contributes.configuration", () => {
 
   it("is in sections: relays; model and generation; pricing and payment; wallet; limits and access", () => {
     assert.ok(Array.isArray(sections), "contributes.configuration is not the array form")
-    assert.deepEqual(sections.map((s) => s.title), ["Relays", "Model and Generation", "Pricing and Payment", "Wallet", "Limits and Access"])
+    assert.deepEqual(sections.map((s) => s.title), ["Relays", "Model and Generation", "Pricing and Payment", "Wallet", "Limits and Access", "Provider Profile"])
     assert.deepEqual(sections.map((s) => s.order), [0, 1, 2, 3, 4])
     const ids = sections.map((s) => s.id)
     assert.deepEqual(ids, [...new Set(ids)], "two sections share an id")

@@ -2,9 +2,11 @@
  * The events a provider publishes, as unsigned templates: 7000 feedback, the 6xxx result, the
  * NIP-89 kind 31990 announcement and the kind 5 deletion that withdraws it.
  */
+import type { CatalogueModel } from "../catalogue"
 import type { Config } from "../config"
 import type { JobRequest } from "./jobRequest"
 import { type EventTemplate, type NostrEvent, nowSeconds } from "./nostrEvent"
+import { SUMMARIZATION_KIND, TRANSLATION_KIND } from "./prompts"
 
 export const FEEDBACK_KIND = 7000
 export const HANDLER_INFO_KIND = 31990
@@ -72,43 +74,63 @@ export const resultEvent = (
   return { kind: resultKindFor(job.kind), created_at: nowSeconds(), tags, content }
 }
 
-export interface HandlerProfile {
-  readonly name: string
-  readonly about: string
-}
-
 /** The `d` tag of our announcement: stable, so each new announcement replaces the last. */
 export const HANDLER_D_TAG = "sell-compute"
 
-export const handlerInfoEvent = (config: Config, profile: HandlerProfile): EventTemplate => ({
-  kind: HANDLER_INFO_KIND,
-  created_at: nowSeconds(),
-  tags: [["d", HANDLER_D_TAG], ...config.supportedJobKinds.map((k) => ["k", String(k)])],
-  content: JSON.stringify({
-    name: profile.name,
-    about: profile.about,
-    // Both spellings: nostrdvm reads the second, its web client and others the first.
-    encryptionSupported: true,
-    supportsEncryption: true,
-    encryptionSchemes: ["nip04", "nip44"],
-    nip90Params: {
-      model: { required: false, values: config["textGeneration.model"] ? [config["textGeneration.model"]] : [] },
-      max_tokens: { required: false, values: [], max: config["textGeneration.maxTokens"] },
-      temperature: { required: false, values: [] },
-      top_k: { required: false, values: [] },
-      top_p: { required: false, values: [] },
-      frequency_penalty: { required: false, values: [] }
-    },
-    pricing: {
-      unit: "sats",
-      minPriceSats: config["pricing.minPriceSats"],
-      pricePer1kTokens: config["pricing.pricePer1kTokens"],
-      paymentMode: config["payment.mode"]
-    },
-    // The text so far arrives as `partial` feedback while the model writes.
-    streaming: config["streaming.intervalMs"] > 0
-  })
-})
+/** Sats as msats, without floating point's tails (1.1 sats is 1100 msats, not 1100.0000000000002). */
+const msats = (sats: number) => Math.round(sats * 1_000_000) / 1000
+
+/**
+ * The NIP-89 announcement: `k` tags for exactly the kinds served; in `content`, the profile (name,
+ * about, picture from the settings), encryption in both spellings clients read, the catalogue (every
+ * model offered, in `nip90Params.model.values` and in `models` with its price, context length and
+ * size), the params each kind takes, the prices in msats, and the `amount` that clients' cards show
+ * ("free", or the least a job costs, in sats).
+ */
+export const handlerInfoEvent = (config: Config, models: ReadonlyArray<CatalogueModel>): EventTemplate => {
+  const kinds = config.supportedJobKinds
+  const free = config["payment.mode"] === "free"
+  const picture = config["profile.picture"]
+  return {
+    kind: HANDLER_INFO_KIND,
+    created_at: nowSeconds(),
+    tags: [["d", HANDLER_D_TAG], ...kinds.map((k) => ["k", String(k)])],
+    content: JSON.stringify({
+      name: config["profile.name"],
+      about: config["profile.about"],
+      ...(picture ? { picture, image: picture } : {}),
+      amount: free ? "free" : String(config["pricing.minPriceSats"]),
+      // Both spellings: nostrdvm reads the second, its web client and others the first.
+      encryptionSupported: true,
+      supportsEncryption: true,
+      encryptionSchemes: ["nip04", "nip44"],
+      nip90Params: {
+        model: { required: false, values: models.map((m) => m.name) },
+        max_tokens: { required: false, values: [], max: config["textGeneration.maxTokens"] },
+        temperature: { required: false, values: [] },
+        top_k: { required: false, values: [] },
+        top_p: { required: false, values: [] },
+        frequency_penalty: { required: false, values: [] },
+        ...(kinds.includes(SUMMARIZATION_KIND) ? { length: { required: false, values: [], kind: SUMMARIZATION_KIND } } : {}),
+        ...(kinds.includes(TRANSLATION_KIND) ? { language: { required: false, values: [], kind: TRANSLATION_KIND } } : {})
+      },
+      models: models.map((m) => ({
+        name: m.name,
+        ...(m.parameterSize !== undefined ? { parameterSize: m.parameterSize } : {}),
+        ...(m.contextLength !== undefined ? { contextLength: m.contextLength } : {}),
+        pricePer1kTokens: free ? 0 : msats(m.pricePer1kTokens)
+      })),
+      pricing: {
+        unit: "msats",
+        paymentMode: config["payment.mode"],
+        minPrice: free ? 0 : msats(config["pricing.minPriceSats"]),
+        pricePer1kTokens: free ? 0 : msats(config["pricing.pricePer1kTokens"])
+      },
+      // The text so far arrives as `partial` feedback while the model writes.
+      streaming: config["streaming.intervalMs"] > 0
+    })
+  }
+}
 
 export const handlerAddress = (pubkey: string) => `${HANDLER_INFO_KIND}:${pubkey}:${HANDLER_D_TAG}`
 

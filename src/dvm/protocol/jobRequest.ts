@@ -7,6 +7,9 @@ import type { Config } from "../config"
 import { printable } from "../printable"
 import { decryptFrom, detectScheme, type EncryptionScheme } from "./encryption"
 import { type NostrEvent, type Tag, tagValues } from "./nostrEvent"
+import { languageName, promptFor } from "./prompts"
+
+export { JOB_KINDS, SUMMARIZATION_KIND, TEXT_GENERATION_KIND, TRANSLATION_KIND } from "./prompts"
 
 /** Defaults of the limits a host may tighten or loosen (settings `sellCompute.limits.*`). */
 export const MAX_PROMPT_CHARS = 100_000
@@ -14,6 +17,8 @@ export const MAX_EVENT_BYTES = 262_144
 export const MAX_REQUEST_AGE_S = 600
 /** Clocks drift; a request dated further ahead than this is not trusted. */
 export const MAX_FUTURE_SKEW_S = 300
+/** Inputs one request may have (each `event` or `job` input is a fetch from relays). */
+export const MAX_INPUTS = 10
 
 export interface JobParams {
   readonly model?: string
@@ -22,14 +27,31 @@ export interface JobParams {
   readonly topK?: number
   readonly topP?: number
   readonly frequencyPenalty?: number
+  /** Kind 5001: how long the summary should be, e.g. "2 sentences" (checked by `readLength`). */
+  readonly length?: string
+  /** Kind 5002: the ISO 639-1 code of the language to translate into, e.g. "es". */
+  readonly language?: string
 }
+
+/**
+ * One `i` input, in the order given: text as is, or a reference the pipeline fetches from relays
+ * (jobInputs.ts) before the job runs: a note by id (`event`), or the result of another job (`job`).
+ */
+export type JobInput =
+  | { readonly type: "text"; readonly text: string }
+  | { readonly type: "event" | "job"; readonly id: string; readonly relay?: string }
 
 export interface JobRequest {
   readonly id: string
   readonly kind: number
   readonly customer: string
   readonly createdAt: number
+  /**
+   * What goes to the model: the inputs in the kind's prompt template (prompts.ts). Empty while an
+   * input still has to be fetched (`inputs` has an `event` or `job`); the pipeline fills it in.
+   */
   readonly prompt: string
+  readonly inputs: ReadonlyArray<JobInput>
   /** The request's `i` tags, echoed in the result when the request was in the clear. */
   readonly inputTags: ReadonlyArray<Tag>
   readonly params: JobParams
@@ -53,6 +75,8 @@ const invalid = (reason: string, encryption?: EncryptionScheme, decrypted = encr
   encryption ? { _tag: "Invalid", reason, encryption, ...(decrypted ? { decrypted: true as const } : {}) } : { _tag: "Invalid", reason }
 
 const TEXT_INPUT_TYPES = new Set(["text", "prompt"])
+const FETCHED_INPUT_TYPES = new Set(["event", "job"])
+const EVENT_ID = /^[0-9a-f]{64}$/
 
 /** Plain decimal numbers only: NumberFromString alone would read "" as 0 and "0x10" as 16. */
 const DecimalString = Schema.String.check(Schema.isPattern(/^\s*-?\d+(\.\d+)?\s*$/, { message: "Expected a decimal number" }))
@@ -66,8 +90,27 @@ const numberParam = (minimum: number, maximum: number, integer = false) =>
     )
   )
 
+/** Units a summary's `length` may be counted in, with the most of each we accept. */
+const LENGTH_UNITS: Record<string, number> = { word: 2000, sentence: 100, paragraph: 20 }
+
+/** `length` (kind 5001): a whole count and a unit, e.g. "2 sentences", "1 paragraph", "150 words". */
+const LengthParam = Schema.String.check(Schema.makeFilter((text: string) => {
+  const match = /^\s*(\d{1,4})\s+(word|sentence|paragraph)s?\s*$/i.exec(text)
+  if (!match) return 'Expected a count and a unit, e.g. "2 sentences", "1 paragraph" or "150 words"'
+  const most = LENGTH_UNITS[(match[2] as string).toLowerCase()] as number
+  const count = Number(match[1])
+  return count >= 1 && count <= most ? undefined : `Expected between 1 and ${most} ${match[2]}s`
+}))
+
+/** `language` (kind 5002): an ISO 639-1 code, lower case, that names a language. */
+const LanguageParam = Schema.String.check(Schema.makeFilter((code: string) =>
+  languageName(code) !== undefined ? undefined : 'Expected an ISO 639-1 language code such as "es" or "de"'
+))
+
 /** Accepted `param` names (both spellings clients use) and how each is read. */
 const paramSpecs: Record<string, { key: keyof JobParams; schema: Schema.Codec<unknown, string> }> = {
+  length: { key: "length", schema: LengthParam },
+  language: { key: "language", schema: LanguageParam },
   model: { key: "model", schema: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(200)) },
   max_tokens: { key: "maxTokens", schema: numberParam(1, 1_000_000, true) },
   temperature: { key: "temperature", schema: numberParam(0, 2) },
@@ -128,6 +171,9 @@ export const parseJobRequest = (event: NostrEvent, ctx: ParseContext): ParsedReq
   const size = new TextEncoder().encode(JSON.stringify(event)).length
   if (size > maxEventBytes) return invalid(`request is too large (${size} bytes, limit ${maxEventBytes})`)
   if (!ctx.supportedKinds.includes(event.kind)) {
+    // Only a request addressed to us is told; an open one is for the providers that serve its kind
+    // (a subscription made before the kinds were narrowed still brings them).
+    if (!targets.includes(ctx.ourPubkey)) return { _tag: "Ignored", reason: `kind ${event.kind} is not served here` }
     return invalid(`job kind ${event.kind} is not served here (supported: ${ctx.supportedKinds.join(", ")})`)
   }
 
@@ -151,21 +197,32 @@ export const parseJobRequest = (event: NostrEvent, ctx: ParseContext): ParsedReq
   }
 
   const inputTags = tags.filter((t) => t[0] === "i")
-  const texts: Array<string> = []
+  const inputs: Array<JobInput> = []
   for (const tag of inputTags) {
     const type = tag[2] ?? "text"
-    if (!TEXT_INPUT_TYPES.has(type)) {
-      return invalid(`input type "${printable(type, 20)}" is not supported; send the prompt as an i tag of type "text"`, encryption)
+    const value = tag[1]
+    if (FETCHED_INPUT_TYPES.has(type)) {
+      if (value === undefined || !EVENT_ID.test(value)) {
+        return invalid(`an input of type "${type}" must be an event id (64 lower-case hex characters), not "${printable(value ?? "", 70)}"`, encryption)
+      }
+      const relay = tag[3]
+      inputs.push({ type: type as "event" | "job", id: value, ...(relay !== undefined && /^wss?:\/\//.test(relay) ? { relay } : {}) })
+      continue
     }
-    if (tag[1] !== undefined && tag[1].trim() !== "") texts.push(tag[1])
+    if (!TEXT_INPUT_TYPES.has(type)) {
+      return invalid(`input type "${printable(type, 20)}" is not supported; send the prompt as an i tag of type "text" (or a note as type "event", another job's result as type "job")`, encryption)
+    }
+    if (value !== undefined && value.trim() !== "") inputs.push({ type: "text", text: value })
   }
-  if (texts.length === 0 && !encryption && event.content.trim() !== "") texts.push(event.content)
-  const prompt = texts.join("\n\n")
-  if (prompt.trim() === "") {
+  if (inputs.length === 0 && !encryption && event.content.trim() !== "") inputs.push({ type: "text", text: event.content })
+  if (inputs.length > MAX_INPUTS) return invalid(`too many inputs (${inputs.length}, limit ${MAX_INPUTS})`, encryption)
+  const text = inputs.flatMap((i) => (i.type === "text" ? [i.text] : [])).join("\n\n")
+  const fetched = inputs.some((i) => i.type !== "text")
+  if (!fetched && text.trim() === "") {
     return invalid('no prompt: send it as ["i", "<prompt>", "text"]', encryption)
   }
-  if (prompt.length > maxPromptChars) {
-    return invalid(`prompt is too long (${prompt.length} characters, limit ${maxPromptChars})`, encryption)
+  if (text.length > maxPromptChars) {
+    return invalid(`prompt is too long (${text.length} characters, limit ${maxPromptChars})`, encryption)
   }
 
   const params = readParams(tags)
@@ -190,7 +247,8 @@ export const parseJobRequest = (event: NostrEvent, ctx: ParseContext): ParsedReq
     kind: event.kind,
     customer: event.pubkey,
     createdAt: event.created_at,
-    prompt,
+    prompt: fetched ? "" : promptFor(event.kind, text, params.success),
+    inputs,
     inputTags: encryption ? [] : inputTags,
     params: params.success,
     replyRelays,

@@ -8,6 +8,7 @@
  */
 import { Cause, Context, Effect, Fiber, Layer, Queue, Schedule, Semaphore, SubscriptionRef } from "effect"
 import { Admission, type AdmissionLimits } from "../admission"
+import { offeredModels } from "../catalogue"
 import type { Config } from "../config"
 import type { RelayError, WalletError } from "../errors"
 import { encryptFor, type EncryptionScheme } from "../protocol/encryption"
@@ -22,7 +23,9 @@ import { isPublicRelayUrl } from "../publicRelay"
 import { PromptTokens, utf8Bytes } from "../promptTokens"
 import { pricingOf, quoteFor } from "../quote"
 import { ReplyBudget } from "../replyBudget"
+import { selfTestPubkey } from "../selfTestCustomer"
 import { Inference } from "./Inference"
+import { withFetchedInputs } from "./jobInputs"
 import { JobStore } from "./JobStore"
 import { Nostr } from "./Nostr"
 import { OFFLINE_PUBLISH_TIMEOUT_MS, publisher } from "./publisher"
@@ -108,6 +111,8 @@ function makeJobPipeline() {
     /** The models of the server at `address` (another server, or backend, is asked afresh). */
     let models: { readonly at: number; readonly address: string; readonly names: ReadonlyArray<string> } | undefined
     const admission = new Admission(admissionLimits(yield* settings.current))
+    /** The self-test's customer for the key we serve with, once a request came in. */
+    let selfTestAllowed: string | undefined
     /** Jobs admitted and not ended: id → customer (only the customer may cancel). */
     const activeJobs = new Map<string, string>()
     const activeCount = yield* SubscriptionRef.make(0)
@@ -137,13 +142,13 @@ function makeJobPipeline() {
       return current.models
     })
 
-    /** The job's `model` when installed, else ours, else the first installed model. */
+    /** The job's `model` when offered (installed and allowed), else ours, else the first offered model. */
     const chooseModel = (job: JobRequest, config: Config) =>
       Effect.gen(function*() {
-        const names = yield* installedModels(config)
+        const names = offeredModels(yield* installedModels(config), config)
         const wanted = [job.params.model, config["textGeneration.model"]].filter((m): m is string => !!m)
         const chosen = wanted.find((m) => names.includes(m) || names.includes(`${m}:latest`)) ?? names[0]
-        if (!chosen) return yield* Effect.fail(new JobFailure("no model is available on this provider"))
+        if (!chosen) return yield* Effect.fail(new JobFailure("none of the models this provider offers is available on its model server"))
         return chosen
       })
 
@@ -249,13 +254,18 @@ function makeJobPipeline() {
         : Effect.void
 
     /** `slot.queued` says whether the job holds its place in the admission queue (taken here once a pay-first job is paid). */
-    const runJob = (keys: Keys, job: JobRequest, slot: { queued: boolean }) =>
+    const runJob = (keys: Keys, request: JobRequest, slot: { queued: boolean }) =>
       Effect.gen(function*() {
         const config = yield* settings.current
-        const mode = config["payment.mode"]
+        // Notes and other jobs' results named as inputs are fetched first (deadline, size limit).
+        const job = yield* withFetchedInputs(request, { ourRelays: config.relays, maxPromptChars: config["limits.maxPromptChars"] }).pipe(
+          Effect.mapError((e) => new JobFailure(e.reason, undefined, true))
+        )
+        // The seller's own self-test is served free and kept out of earnings.
+        const mode = isSelfTest(keys, job.customer) ? "free" : config["payment.mode"]
         // The model first: what the prompt is expected to cost depends on its tokenizer.
         const model = yield* chooseModel(job, config)
-        const quote = mode === "free" ? undefined : quoteFor(job, config, promptTokens.estimate(model, job.prompt))
+        const quote = mode === "free" ? undefined : quoteFor(job, config, promptTokens.estimate(model, job.prompt), model)
         if (quote && "refused" in quote) return yield* Effect.fail(new JobFailure(quote.refused, quote.priceMsats, true))
         const options = { ...generationOptions(job.params, config), ...(quote ? { maxTokens: quote.maxTokens } : {}) }
 
@@ -294,7 +304,7 @@ function makeJobPipeline() {
           if (prepaidSats !== undefined) {
             return { generation, price: prepaidSats, invoice: undefined }
           }
-          const measured = priceSats(generation, pricingOf(config))
+          const measured = priceSats(generation, pricingOf(config, model))
           // Never above the customer's bid; max_tokens was capped so this only trims rounding.
           const price = job.bidMsats === undefined ? measured : Math.min(measured, Math.floor(job.bidMsats / 1000))
           const issued = yield* issueInvoice(job, config, price, `${generation.promptTokens + generation.completionTokens} tokens`)
@@ -412,6 +422,11 @@ function makeJobPipeline() {
         stageRecorder?.(event.id, "received")
         if (yield* store.get(event.id)) return // handled before (another relay, or before a restart)
         const config = yield* settings.current
+        const selfTest = selfTestPubkeyOf(keys)
+        if (selfTest !== selfTestAllowed) {
+          selfTestAllowed = selfTest
+          admission.setLimits(admissionLimits(config, selfTest))
+        }
         const parsed = parseJobRequest(event, {
           ourPubkey: keys.pubkey,
           ourSecretKey: keys.secretKey,
@@ -437,7 +452,7 @@ function makeJobPipeline() {
           return yield* refuse(keys, event, request, reason, parsed._tag === "Invalid" && parsed.decrypted === true)
         }
         // A pay-first job waits for payment outside the queue, and takes its place once paid.
-        const slot = { queued: config["payment.mode"] !== "pay-first" }
+        const slot = { queued: config["payment.mode"] !== "pay-first" || isSelfTest(keys, event.pubkey) }
         const admitted = admission.admit(event.pubkey, Date.now(), { queue: slot.queued })
         if (admitted._tag === "Refused") return yield* refuse(keys, event, request, admitted.reason, false)
         yield* recordReceived(event, encryption !== undefined, parsed.job.prompt)
@@ -490,7 +505,7 @@ function makeJobPipeline() {
     const configure = (config: Config) =>
       Effect.gen(function*() {
         yield* permits.resize(config.maxConcurrentJobs)
-        admission.setLimits(admissionLimits(config))
+        admission.setLimits(admissionLimits(config, selfTestAllowed))
       })
 
     return JobPipeline.of({
@@ -509,12 +524,27 @@ const INVOICE_RETRY = Schedule.exponential("1 second").pipe(Schedule.upTo({ time
 /** A result no relay accepted is sent again a few times, backing off, before the job is failed. */
 const RESULT_RETRY = Schedule.exponential("500 millis").pipe(Schedule.upTo({ times: 4 }))
 
-const admissionLimits = (config: Config): AdmissionLimits => ({
+const selfTestCustomers = new WeakMap<Uint8Array, string>()
+
+/** The self-test's customer for our key (selfTestCustomer.ts), derived once per key. */
+const selfTestPubkeyOf = (keys: Keys): string => {
+  let pubkey = selfTestCustomers.get(keys.secretKey)
+  if (pubkey === undefined) {
+    pubkey = selfTestPubkey(keys.secretKey)
+    selfTestCustomers.set(keys.secretKey, pubkey)
+  }
+  return pubkey
+}
+
+const isSelfTest = (keys: Keys, customer: string): boolean => selfTestPubkeyOf(keys) === customer
+
+/** `selfTest`: the self-test's customer, let in by an allow-list too (it is the seller testing). */
+const admissionLimits = (config: Config, selfTest?: string): AdmissionLimits => ({
   maxRunning: config.maxConcurrentJobs,
   maxQueued: config["limits.maxQueuedJobs"],
   perCustomerPerMinute: config["limits.jobsPerMinutePerCustomer"],
   perCustomerInFlight: config["limits.jobsInFlightPerCustomer"],
-  allow: config["access.allowList"].map(hexPubkey),
+  allow: config["access.allowList"].length > 0 && selfTest ? [...config["access.allowList"].map(hexPubkey), selfTest] : config["access.allowList"].map(hexPubkey),
   deny: config["access.denyList"].map(hexPubkey)
 })
 

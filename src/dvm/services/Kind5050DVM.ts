@@ -4,6 +4,7 @@
  * its own (JobPipeline.ts), and going offline (jobs stopped with feedback, announcement withdrawn).
  */
 import { Cause, Context, Effect, Exit, FiberMap, Layer, Schedule, Scope, Stream, SubscriptionRef } from "effect"
+import { catalogueOf, offeredModels } from "../catalogue"
 import type { Config } from "../config"
 import { GoOnlineError, type RelayError } from "../errors"
 import { serverName } from "../modelServer"
@@ -15,6 +16,7 @@ import { Identity } from "./Identity"
 import { Inference, type InferenceStatus } from "./Inference"
 import { JobPipeline } from "./JobPipeline"
 import { JobStore } from "./JobStore"
+import { makeModelDetails, type ModelDetails } from "./ollamaModels"
 import { Nostr, type RelayState } from "./Nostr"
 import { OnlineLock } from "./OnlineLock"
 import { OFFLINE_PUBLISH_TIMEOUT_MS, publisher } from "./publisher"
@@ -81,9 +83,13 @@ export class Kind5050DVM extends Context.Service<Kind5050DVM, {
   static readonly layer = Layer.effect(Kind5050DVM, makeKind5050DVM())
 }
 
-export const PROVIDER_PROFILE = {
-  name: "Sell Compute",
-  about: "Text generation (NIP-90 kind 5050) on the seller's own models, billed per token over Lightning."
+/** While online, Ollama's models are read this often; a change in the catalogue is announced. */
+export const MODEL_POLL_MS = 60_000
+let modelPollMs = MODEL_POLL_MS
+
+/** How often the models are read while online (tests shorten it; the product keeps MODEL_POLL_MS). */
+export const pollModelsEvery = (ms: number): void => {
+  modelPollMs = ms
 }
 /** On going online, requests this recent are still served; older ones are assumed taken elsewhere. */
 export const RECENT_REQUEST_WINDOW_S = 120
@@ -96,6 +102,10 @@ interface Online {
   readonly scope: Scope.Closeable
   readonly keys: Keys
   announcementId?: string
+  /** The job kinds our request subscription asks for. */
+  requestKinds: string
+  /** (Re)subscribes to requests of these kinds from `since`, replacing the subscription before. */
+  readonly listen: (kinds: ReadonlyArray<number>, since: number) => Effect.Effect<void>
 }
 
 function makeKind5050DVM() {
@@ -142,6 +152,10 @@ function makeKind5050DVM() {
           ? `Ollama at ${server.host} has no models installed (try \`ollama pull llama3.2\`)`
           : `${name} at ${server.host} lists no models (is the base URL right, ending in /v1?)`
       }
+      if (offeredModels(server.models, config).length === 0) {
+        const where = server.backend === "ollama" ? "installed in Ollama" : `offered by the ${name} at ${server.host}`
+        return `none of the models in sellCompute.textGeneration.models (${config["textGeneration.models"].join(", ")}) is ${where} (it has: ${server.models.join(", ")})`
+      }
       const model = config["textGeneration.model"]
       if (model && !server.models.includes(model) && !server.models.includes(`${model}:latest`)) {
         return `the model "${model}" set in sellCompute.textGeneration.model is not ${server.backend === "ollama" ? "installed in Ollama" : `offered by the ${name} at ${server.host}`}`
@@ -168,23 +182,75 @@ function makeKind5050DVM() {
       doorReported = now
     })
 
-    const announce = (state: Online) =>
+    const modelDetails = makeModelDetails()
+    /** What Ollama last said it has installed (kept when it cannot be read, so the catalogue stays). */
+    let installed: ReadonlyArray<ModelDetails> = []
+    let modelsUnreadable = false
+
+    /** The models the server in use has: Ollama's with their sizes; an OpenAI-compatible server's by name. */
+    const serverModels = (config: Config): Effect.Effect<ReadonlyArray<ModelDetails>, string> =>
+      config["inference.backend"] === "ollama"
+        ? modelDetails.details(config["ollama.host"])
+        : inference.status.pipe(
+          Effect.flatMap((status) =>
+            status.reachable ? Effect.succeed(status.models.map((name) => ({ name }))) : Effect.fail(status.error ?? "not reachable")
+          )
+        )
+
+    /** Reads the installed models again; false (said once until it recovers) when the server cannot be read. */
+    const refreshModels = (config: Config) =>
+      serverModels(config).pipe(
+        Effect.flatMap((models) =>
+          Effect.sync(() => {
+            installed = models
+            modelsUnreadable = false
+            return true
+          })),
+        Effect.catch((why: string) =>
+          Effect.gen(function*() {
+            if (!modelsUnreadable) yield* Effect.logWarning(`The model catalogue could not be read (${why}); the last one known is announced`)
+            modelsUnreadable = true
+            return false
+          }))
+      )
+
+    /** `refresh`: read the models first (the poll has just read them). */
+    const announce = (state: Online, refresh = true) =>
       Effect.gen(function*() {
         const config = yield* settings.current
+        if (refresh) yield* refreshModels(config)
         // Each version strictly newer than the last: of two with the same created_at, relays keep the
         // lower id, so a second change within a second would otherwise be lost.
-        const template = handlerInfoEvent(config, PROVIDER_PROFILE)
+        const template = handlerInfoEvent(config, catalogueOf(installed, config))
         const createdAt = Math.max(template.created_at, lastAnnouncedAt + 1)
         lastAnnouncedAt = createdAt
         const outcome = yield* publishLogged(state.keys, { ...template, created_at: createdAt }, "announcement")
         state.announcementId = outcome.eventId
       }).pipe(Effect.catch((e: RelayError) => Effect.logWarning(`Announcement not published: ${e.message}`)))
 
+    /** "Still online" (kind 11998, replaceable: a beat sent again only replaces the last). */
+    const beat = (keys: Keys) =>
+      Effect.gen(function*() {
+        const { activeJobs } = yield* SubscriptionRef.get(status)
+        yield* publishLogged(keys, heartbeatEvent(keys.pubkey, activeJobs), "heartbeat").pipe(Effect.ignore)
+      })
+
     /** The kind 5 of our announcement; never older than it, or an `a` deletion would not reach it. */
     const withdrawal = (state: Online) => {
       const template = handlerDeletionEvent(state.keys.pubkey, state.announcementId)
       return { ...template, created_at: Math.max(template.created_at, lastAnnouncedAt) }
     }
+
+    /** While online: the models read once a minute, and the catalogue announced again when they changed. */
+    const followModels = (state: Online) =>
+      Effect.gen(function*() {
+        yield* Effect.sleep(modelPollMs)
+        const before = JSON.stringify(installed)
+        if (!(yield* refreshModels(yield* settings.current))) return
+        if (JSON.stringify(installed) === before) return
+        yield* Effect.logInfo(`Installed models changed (${installed.map((m) => m.name).join(", ") || "none"}); announcing the new catalogue`)
+        yield* announce(state, false)
+      }).pipe(Effect.forever)
 
     /**
      * Going online checks the wallet; a setting changed while online (free to a paid mode, another
@@ -199,7 +265,7 @@ function makeKind5050DVM() {
         yield* Effect.logWarning(`While online: ${problem}`)
       })
 
-    /** While online: relays, concurrency and the announcement follow the settings. */
+    /** While online: relays, concurrency, the kinds served and the announcement follow the settings. */
     const followSettings = (state: Online) =>
       settings.changes.pipe(
         Stream.drop(1),
@@ -207,6 +273,11 @@ function makeKind5050DVM() {
           Effect.gen(function*() {
             yield* nostr.setRelays(config.relays)
             yield* pipeline.configure(config)
+            // Kinds added while online are served from now (and the recent window), without going offline.
+            if (String(config.supportedJobKinds) !== state.requestKinds) {
+              yield* state.listen(config.supportedJobKinds, nowSeconds() - RECENT_REQUEST_WINDOW_S)
+              yield* Effect.logInfo(`Now serving kinds ${config.supportedJobKinds.join(", ")}`)
+            }
             yield* announce(state)
             yield* checkWalletWhileOnline(config)
           }))
@@ -230,11 +301,11 @@ function makeKind5050DVM() {
               said = now
             }
             const subscribed = new Set(states.filter(reachable).map((r) => r.url))
-            const missed = subscribedBefore === undefined
-              ? []
-              : states.filter((r) => subscribed.has(r.url) && !subscribedBefore?.has(r.url) && r.announced === false)
+            const fresh = subscribedBefore === undefined ? [] : states.filter((r) => subscribed.has(r.url) && !subscribedBefore?.has(r.url))
             subscribedBefore = subscribed
-            if (missed.length > 0) yield* announce(state)
+            if (fresh.some((r) => r.announced === false)) yield* announce(state)
+            // A relay added while online, or back after failing, hears we are alive now, not at the next beat.
+            if (fresh.length > 0) yield* beat(state.keys)
           })
         )
       )
@@ -270,14 +341,28 @@ function makeKind5050DVM() {
       yield* nostr.setRelays(config.relays)
 
       const scope = yield* Scope.make()
-      const state: Online = { scope, keys }
-      online = state
       const jobs = yield* FiberMap.make<string>().pipe(Scope.provide(scope))
+      const listening = yield* FiberMap.make<string>().pipe(Scope.provide(scope))
+      const state: Online = {
+        scope,
+        keys,
+        requestKinds: "",
+        listen: (kinds, from) =>
+          Effect.gen(function*() {
+            state.requestKinds = String(kinds)
+            // Running under the same key interrupts the subscription before; a request seen by both is run once.
+            yield* FiberMap.run(
+              listening,
+              "requests",
+              nostr.subscribe({ kinds: [...kinds], since: from }).pipe(
+                Stream.runForEach((event) => FiberMap.run(jobs, event.id, pipeline.handle(keys, event), { onlyIfMissing: true }))
+              )
+            )
+          })
+      }
+      online = state
       const since = nowSeconds() - RECENT_REQUEST_WINDOW_S
-      yield* nostr.subscribe({ kinds: [...config.supportedJobKinds], since }).pipe(
-        Stream.runForEach((event) => FiberMap.run(jobs, event.id, pipeline.handle(keys, event), { onlyIfMissing: true })),
-        Effect.forkIn(scope)
-      )
+      yield* state.listen(config.supportedJobKinds, since)
       // Deletions from the same window as the requests, so one made before we came online is honoured.
       yield* nostr.subscribe({ kinds: [DELETION_KIND], since }).pipe(
         Stream.runForEach((deletion) =>
@@ -285,10 +370,8 @@ function makeKind5050DVM() {
         Effect.forkIn(scope)
       )
       yield* followSettings(state).pipe(Effect.forkIn(scope))
-      yield* Effect.gen(function*() {
-        const { activeJobs } = yield* SubscriptionRef.get(status)
-        yield* publishLogged(keys, heartbeatEvent(keys.pubkey, activeJobs), "heartbeat").pipe(Effect.ignore)
-      }).pipe(Effect.repeat(Schedule.spaced(`${HEARTBEAT_INTERVAL_S} seconds`)), Effect.forkIn(scope))
+      yield* followModels(state).pipe(Effect.forkIn(scope))
+      yield* beat(keys).pipe(Effect.repeat(Schedule.spaced(`${HEARTBEAT_INTERVAL_S} seconds`)), Effect.forkIn(scope))
       yield* reportDropped.pipe(Effect.repeat(Schedule.spaced(`${DROPPED_REPORT_MS} millis`)), Effect.forkIn(scope))
       yield* announce(state)
       yield* settlement.resume

@@ -48,6 +48,8 @@ export interface RelayConnectionOptions {
   /** Replaces DNS resolution for this socket (customer relays: public addresses only). */
   readonly lookup?: net.LookupFunction
   readonly enablePing?: boolean
+  /** A frame larger than this ends the connection (default MAX_FRAME_BYTES). */
+  readonly maxFrameBytes?: number
 }
 
 /** `ws` with our socket options; it records why a connection failed and never leaves an error unhandled. */
@@ -80,7 +82,7 @@ export class RelayConnection extends AbstractRelay {
     super(url, {
       verifyEvent: () => false, // never reached: EVENT frames are checked in _onmessage below
       websocketImplementation: socketClass(
-        { maxPayload: MAX_FRAME_BYTES, ...(options.lookup ? { lookup: options.lookup } : {}) },
+        { maxPayload: options.maxFrameBytes ?? MAX_FRAME_BYTES, ...(options.lookup ? { lookup: options.lookup } : {}) },
         socket
       ) as unknown as typeof globalThis.WebSocket,
       enablePing: options.enablePing ?? false
@@ -94,6 +96,11 @@ export class RelayConnection extends AbstractRelay {
     this.authWaiters = new Set()
     this.authState = "none"
     this.onnotice = () => {}
+  }
+
+  /** What the socket last failed with (e.g. a frame over the size limit), if anything. */
+  get socketError(): string | undefined {
+    return this.socket.error
   }
 
   /** As nostr-tools' connect, but a failure says why (e.g. the address was refused), not just "connection failed". */

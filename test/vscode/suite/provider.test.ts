@@ -108,6 +108,15 @@ describe("Provider in VS Code", function() {
     assert.ok(sellCompute.relayStates().some((r) => r.url === relayB && r.status === "connected"))
   })
 
+  it("Test My Provider: the self-test passes through the relay it serves on", async () => {
+    assert.equal(sellCompute.status().state, "online")
+    const report = await vscode.commands.executeCommand<{ ok: boolean; relays: Array<{ url: string; ok: boolean; steps: Array<{ step: string }> }> }>("sellCompute.testProvider")
+    assert.ok(report, "the command returned no report")
+    assert.equal(report.ok, true, JSON.stringify(report))
+    assert.deepEqual(report.relays.map((r) => r.url), [relayB])
+    assert.deepEqual(report.relays[0]?.steps.map((s) => s.step), ["connect", "announcement", "heartbeat", "request", "feedback", "result"])
+  })
+
   it("goes offline by command", async () => {
     await vscode.commands.executeCommand("sellCompute.goOffline")
     assert.equal(sellCompute.status().state, "offline")

@@ -65,7 +65,7 @@ export default [
       const editor = page.locator(".settings-editor");
       await editor.waitFor();
       await page.keyboard.type("@ext:sell-compute.sell-compute");
-      const sections = ["Relays", "Model and Generation", "Pricing and Payment", "Wallet", "Limits and Access"];
+      const sections = ["Relays", "Model and Generation", "Pricing and Payment", "Wallet", "Limits and Access", "Provider Profile"];
       const toc = editor.locator(".settings-toc-container .monaco-list-row");
       for (const title of sections) await toc.filter({ hasText: title }).first().waitFor();
       const entries = (await toc.allTextContents()).map((text) => text.replace(/\s*\(\d+\)\s*$/, "").trim());
