@@ -85,12 +85,14 @@ describe("OpenAI-compatible backend", function() {
   it("lists the server's models in the status, with the key sent as a Bearer token", async () => {
     const status = await provider.run(Inference.use((inference) => inference.status))
     assert.deepEqual(status, { backend: "openai", reachable: true, host: server.baseUrl, models: [MODEL, "llama-3.1-8b"] })
-    assert.equal(server.modelListings, 1)
-    assert.deepEqual(server.authorizations, [`Bearer ${API_KEY}`])
+    // Listed for this status, and by the catalogue when the settings change re-announced it.
+    assert.ok(server.modelListings >= 1)
+    assert.ok(server.authorizations.length >= 1)
+    assert.ok(server.authorizations.every((auth) => auth === `Bearer ${API_KEY}`), server.authorizations.join(", "))
     assert.equal(await provider.run(Kind5050DVM.use((dvm) => dvm.readiness)), undefined, "ready to serve")
     // The announcement offers the model set, as with Ollama.
     const [handler] = await customer.pool.querySync([relay.url], { kinds: [31990], authors: [provider.pubkey] })
-    assert.deepEqual(JSON.parse((handler as Event).content).nip90Params.model.values, [MODEL])
+    assert.deepEqual([...JSON.parse((handler as Event).content).nip90Params.model.values].sort(), [MODEL, "llama-3.1-8b"].sort())
 
     // Ids no person could read, or absurdly long, are left out of what is shown and offered.
     const models = server.models

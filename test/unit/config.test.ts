@@ -159,7 +159,7 @@ describe("config: decodeConfig", () => {
     assert.deepEqual(expectConfig(decodeConfig({ supportedJobKinds: [5002] })).supportedJobKinds, [5002])
     assert.deepEqual(expectConfig(decodeConfig({ supportedJobKinds: [5001, 5050] })).supportedJobKinds, [5001, 5050])
     assertRejectedNaming({ supportedJobKinds: [5100] }, "sellCompute.supportedJobKinds")
-    assertRejectedNaming({ supportedJobKinds: [5050, 5050] }, "sellCompute.supportedJobKinds", /each kind once/)
+    assertRejectedNaming({ supportedJobKinds: [5050, 5050] }, "sellCompute.supportedJobKinds", /unique items/)
     assertRejectedNaming({ supportedJobKinds: [] }, "sellCompute.supportedJobKinds")
   })
 

@@ -36,10 +36,10 @@ describe("package.json contributes.configuration", () => {
     assert.deepEqual(sections, JSON.parse(JSON.stringify(configurationContribution())), "package.json is stale: run npm run sync:settings")
   })
 
-  it("is in sections: relays; model and generation; pricing and payment; wallet; limits and access", () => {
+  it("is in sections: relays; model and generation; pricing and payment; wallet; limits and access; provider profile", () => {
     assert.ok(Array.isArray(sections), "contributes.configuration is not the array form")
     assert.deepEqual(sections.map((s) => s.title), ["Relays", "Model and Generation", "Pricing and Payment", "Wallet", "Limits and Access", "Provider Profile"])
-    assert.deepEqual(sections.map((s) => s.order), [0, 1, 2, 3, 4])
+    assert.deepEqual(sections.map((s) => s.order), [0, 1, 2, 3, 4, 5])
     const ids = sections.map((s) => s.id)
     assert.deepEqual(ids, [...new Set(ids)], "two sections share an id")
     for (const id of ids) assert.ok(!(id in properties), `section id ${id} is also a setting id`)
