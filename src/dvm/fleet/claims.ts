@@ -1,0 +1,91 @@
+/**
+ * Claims: each request is taken by one host of the fleet, in one transaction. The claim is held
+ * under the host's lease (leases.ts): while the host renews it, the job is its; once the lease has
+ * run out (the host died), `adoptOrphans` hands its unfinished jobs and open invoices to a host that
+ * is alive, which runs the jobs from the start. A host that stalled past its lease and comes back
+ * finds, at `stillOurs`, that the job is no longer its own, and sends nothing.
+ */
+import { Effect } from "effect"
+import type { NostrEvent } from "../protocol/nostrEvent"
+import type { JobRecord } from "../services/JobStore"
+import type { Database, DatabaseError } from "./database"
+import type { Claim, ClaimOptions } from "./Fleet"
+
+type Db = (typeof Database)["Service"]
+
+const nonEmpty = (record: JobRecord | null | undefined) => (record && Object.keys(record).length > 0 ? record : undefined)
+
+export const claim = (db: Db, request: NostrEvent, options: ClaimOptions): Effect.Effect<Claim, DatabaseError> =>
+  db.transaction((q) =>
+    Effect.gen(function*() {
+      // A job this host took over from one that died: handed to its pipeline now, once.
+      const resumed = yield* q<{ record: JobRecord }>(
+        "UPDATE jobs SET handed = true WHERE id = $1 AND owner = $2 AND NOT handed RETURNING record",
+        [request.id, db.hostId]
+      )
+      if (resumed.length > 0) {
+        const prior = nonEmpty(resumed[0]!.record)
+        return prior ? { _tag: "Claimed", prior } : { _tag: "Claimed" }
+      }
+      let refusal: string | undefined
+      const limits = options.limits
+      if (limits) {
+        // Claims for one customer are taken one at a time across the fleet, so the counts below hold.
+        yield* q("SELECT pg_advisory_xact_lock(hashtext($1))", [request.pubkey])
+        const [row] = yield* q<{ known: boolean; in_flight: string; last_minute: string }>(
+          `SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $2) AS known,
+             (SELECT count(*) FROM jobs WHERE customer = $1 AND counted AND (status IS NULL OR status IN ('received', 'processing'))) AS in_flight,
+             (SELECT count(*) FROM jobs WHERE customer = $1 AND counted AND claimed_at > now() - interval '60 seconds') AS last_minute`,
+          [request.pubkey, request.id]
+        )
+        if (row?.known) return { _tag: "Taken" }
+        if (Number(row?.in_flight ?? 0) >= limits.inFlight) {
+          refusal = `rate limited: at most ${limits.inFlight} of your jobs at a time; try again when one has finished`
+        } else if (Number(row?.last_minute ?? 0) >= limits.perMinute) {
+          refusal = `rate limited: at most ${limits.perMinute} jobs per minute per customer; try again in a minute`
+        }
+      }
+      const inserted = yield* q(
+        `INSERT INTO jobs (id, customer, request, owner, handed, counted) VALUES ($1, $2, $3::jsonb, $4, true, $5)
+         ON CONFLICT (id) DO NOTHING RETURNING id`,
+        [request.id, request.pubkey, JSON.stringify(request), db.hostId, limits !== undefined && refusal === undefined]
+      )
+      if (inserted.length === 0) return { _tag: "Taken" }
+      return refusal === undefined ? { _tag: "Claimed" } : { _tag: "Refused", reason: refusal }
+    })
+  )
+
+/** Whether the job is still this host's and not ended by another: checked just before its result goes out. */
+export const stillOurs = (db: Db, jobId: string) =>
+  Effect.map(
+    db.query("SELECT 1 FROM jobs WHERE id = $1 AND owner = $2 AND (status IS NULL OR status IN ('received', 'processing'))", [jobId, db.hostId]),
+    (rows) => rows.length > 0
+  )
+
+export interface Orphan {
+  readonly id: string
+  readonly customer: string | null
+  readonly request: NostrEvent | null
+  readonly record: JobRecord
+  readonly previousOwner: string | null
+}
+
+/**
+ * Takes up to `limit` jobs whose owner's lease has run out (or who left): unfinished jobs to run
+ * again, and open invoices to watch. Hosts adopting at once take different ones (SKIP LOCKED).
+ */
+export const adoptOrphans = (db: Db, limit: number) =>
+  db.query<Orphan & { previous_owner: string | null }>(
+    `WITH orphans AS (
+       SELECT j.id, j.owner FROM jobs j
+       WHERE (j.status IN ('received', 'processing') OR j.payment = 'unpaid')
+         AND (j.owner IS NULL OR j.owner <> $1)
+         AND NOT EXISTS (SELECT 1 FROM fleet_hosts h WHERE h.id = j.owner AND h.alive_until > now())
+       ORDER BY j.claimed_at
+       LIMIT $2
+       FOR UPDATE OF j SKIP LOCKED
+     )
+     UPDATE jobs SET owner = $1, handed = false FROM orphans WHERE jobs.id = orphans.id
+     RETURNING jobs.id, jobs.customer, jobs.request, jobs.record, orphans.owner AS previous_owner`,
+    [db.hostId, limit]
+  ).pipe(Effect.map((rows) => rows.map((r): Orphan => ({ ...r, previousOwner: r.previous_owner }))))
