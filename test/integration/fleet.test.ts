@@ -2,8 +2,8 @@
 // one real PostgreSQL (test/support/postgres.ts), on a real relay, each host with its own Ollama
 // stand-in. Short leases (2 s) so a host's death is noticed within a test.
 import assert from "node:assert/strict"
-import { bytesToHex } from "nostr-tools/utils"
-import { generateSecretKey, getPublicKey } from "nostr-tools/pure"
+import { bytesToHex, hexToBytes } from "nostr-tools/utils"
+import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure"
 import { Customer, statusOf } from "../support/customer"
 import { type FleetHost, killFleetHosts, startFleetHost } from "../support/fleet"
 import { type NwcWalletService, startNwcWalletService } from "../support/nwcWalletService"
@@ -146,6 +146,29 @@ describe("a fleet of headless hosts sharing one key through PostgreSQL", functio
     assert.equal(row?.status, "success")
     assert.match(row!.owner, new RegExp(`:${b.child.pid}:`))
     noSecretIn([b])
+  })
+
+  it("sends again the result a host signed before it died, instead of running the job a second time", async () => {
+    const b = await host("b", ollamas[1]!)
+    const buyer = await customer()
+    const job = buyer.buildJob({ prompt: "answered just before the crash" })
+    const signed = finalizeEvent({ kind: 6050, created_at: Math.floor(Date.now() / 1000), tags: [["e", job.id], ["p", buyer.pubkey]], content: "the first host's answer" }, hexToBytes(secretKeyHex))
+    // What a host SIGKILLed between signing its result and recording the job a success leaves behind.
+    await query(databaseUrl, `INSERT INTO jobs (id, customer, request, owner, handed, counted, result, record) VALUES ($1, $2, $3, 'gone:1:000000', true, true, $4, $5)`, [
+      job.id,
+      buyer.pubkey,
+      JSON.stringify(job),
+      JSON.stringify(signed),
+      JSON.stringify({ id: job.id, customer: buyer.pubkey, kind: 5050, requestedAt: job.created_at, receivedAt: Date.now(), updatedAt: Date.now(), status: "processing" })
+    ])
+    const replies = buyer.repliesFor(job.id)
+    await waitFor(() => replies.results.length === 1, 15_000, `sent again: ${b.output()}`)
+    await sleep(1000)
+    assert.equal(replies.results.length, 1)
+    assert.equal(replies.results[0]!.id, signed.id, "the very result the first host signed")
+    assert.equal(ollamas[1]!.requests.length, 0, "not run again")
+    const [row] = await query<{ status: string }>(databaseUrl, "SELECT status FROM jobs WHERE id = $1", [job.id])
+    assert.equal(row?.status, "success")
   })
 
   it("keeps the announcement up when one host stops (sharing its data dir: no online lock between them), withdraws it with the last", async () => {

@@ -16,8 +16,11 @@ import { type JobRecord, JobStore } from "../services/JobStore"
 import type { IssuedInvoice } from "../services/Wallet"
 
 export type Claim =
-  /** This host runs the job. `prior`: its record when it is a job taken over from a host that died. */
-  | { readonly _tag: "Claimed"; readonly prior?: JobRecord }
+  /**
+   * This host runs the job. Taken over from a host that died: `prior`, its record; `result`, the
+   * result that host had signed (to be sent again, not made anew).
+   */
+  | { readonly _tag: "Claimed"; readonly prior?: JobRecord; readonly result?: NostrEvent }
   /** Another host has it, or it was handled before: nothing to do. */
   | { readonly _tag: "Taken" }
   /** This host answers it with this refusal (a customer limit across the fleet). */
@@ -46,8 +49,11 @@ export interface FleetDuties {
 
 export class Fleet extends Context.Service<Fleet, {
   readonly claim: (request: NostrEvent, options: ClaimOptions) => Effect.Effect<Claim>
-  /** Just before a result goes out: whether this host still holds the job (a host that stalled past its lease has lost it). */
-  readonly stillOurs: (jobId: string) => Effect.Effect<boolean>
+  /**
+   * Just before a result goes out: whether this host still holds the job (a host that stalled past
+   * its lease has lost it); if so the signed result is kept for a host that may take the job over.
+   */
+  readonly stillOurs: (jobId: string, result: NostrEvent) => Effect.Effect<boolean>
   /** On going online: joins the fleet (its database must answer). */
   readonly join: Effect.Effect<void, GoOnlineError>
   /** Whether this host publishes the announcement and the heartbeat now. */

@@ -85,8 +85,8 @@ const makeFleetLayer = (leaseMs: number) =>
           )
         )
 
-      const ours = (jobId: string) =>
-        stillOurs(db, jobId).pipe(
+      const ours = (jobId: string, result: Parameters<typeof stillOurs>[2]) =>
+        stillOurs(db, jobId, result).pipe(
           // The database cannot say: the job is still ours while our lease surely holds (no host can have taken it).
           Effect.catch((e: DatabaseError) =>
             Effect.as(Effect.logWarning(`Job ${short(jobId)}: ${e.message}; ${Date.now() < leaseHeldUntil ? "sent, our lease holds" : "not sent, our lease may have run out"}`), Date.now() < leaseHeldUntil)

@@ -19,13 +19,14 @@ export const claim = (db: Db, request: NostrEvent, options: ClaimOptions): Effec
   db.transaction((q) =>
     Effect.gen(function*() {
       // A job this host took over from one that died: handed to its pipeline now, once.
-      const resumed = yield* q<{ record: JobRecord }>(
-        "UPDATE jobs SET handed = true WHERE id = $1 AND owner = $2 AND NOT handed RETURNING record",
+      const resumed = yield* q<{ record: JobRecord; result: NostrEvent | null }>(
+        "UPDATE jobs SET handed = true WHERE id = $1 AND owner = $2 AND NOT handed RETURNING record, result",
         [request.id, db.hostId]
       )
       if (resumed.length > 0) {
         const prior = nonEmpty(resumed[0]!.record)
-        return prior ? { _tag: "Claimed", prior } : { _tag: "Claimed" }
+        const result = resumed[0]!.result
+        return { _tag: "Claimed", ...(prior ? { prior } : {}), ...(result ? { result } : {}) }
       }
       let refusal: string | undefined
       const limits = options.limits
@@ -55,10 +56,17 @@ export const claim = (db: Db, request: NostrEvent, options: ClaimOptions): Effec
     })
   )
 
-/** Whether the job is still this host's and not ended by another: checked just before its result goes out. */
-export const stillOurs = (db: Db, jobId: string) =>
+/**
+ * Whether the job is still this host's and not ended by another, checked just before its result
+ * goes out; if so the signed result is kept with it, for a host that takes it over to send again.
+ */
+export const stillOurs = (db: Db, jobId: string, result: NostrEvent) =>
   Effect.map(
-    db.query("SELECT 1 FROM jobs WHERE id = $1 AND owner = $2 AND (status IS NULL OR status IN ('received', 'processing'))", [jobId, db.hostId]),
+    db.query(
+      `UPDATE jobs SET result = $3::jsonb
+       WHERE id = $1 AND owner = $2 AND (status IS NULL OR status IN ('received', 'processing')) RETURNING id`,
+      [jobId, db.hostId, JSON.stringify(result)]
+    ),
     (rows) => rows.length > 0
   )
 

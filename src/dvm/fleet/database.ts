@@ -76,6 +76,8 @@ CREATE TABLE IF NOT EXISTS jobs (
   -- Counts toward its customer's limits (false for a request refused at the claim).
   counted boolean NOT NULL DEFAULT false,
   claimed_at timestamptz NOT NULL DEFAULT now(),
+  -- The result as its host signed it, just before sending: a host taking the job over sends this one.
+  result jsonb,
   -- The JobStore record (JobRecord as JSON), merged change by change.
   record jsonb NOT NULL DEFAULT '{}'::jsonb,
   status text GENERATED ALWAYS AS (record->>'status') STORED,

@@ -309,13 +309,15 @@ function makeJobPipeline() {
           return { generation, price, invoice: owed }
         })
 
-        // A fleet host that stalled past its lease lost the job to another host: that one answers.
-        if (!(yield* fleet.stillOurs(job.id))) {
+        const content = job.encryption ? encryptFor(job.encryption, keys.secretKey, job.customer, generation.text) : generation.text
+        const signed = yield* sign(keys, resultEvent(job, content, invoice, config.relays[0]))
+        // In a fleet: a host that stalled past its lease lost the job to another host, which answers;
+        // else the signed result is kept, so a host taking the job over sends this one, not a second.
+        if (!(yield* fleet.stillOurs(job.id, signed))) {
           lost.add(job.id)
           return yield* Effect.interrupt
         }
-        const content = job.encryption ? encryptFor(job.encryption, keys.secretKey, job.customer, generation.text) : generation.text
-        yield* sign(keys, resultEvent(job, content, invoice, config.relays[0])).pipe(
+        yield* Effect.succeed(signed).pipe(
           Effect.flatMap((result) => {
             stageRecorder?.(job.id, "result-signed")
             // One attempt runs to its end even when going offline interrupts the job: once a relay
@@ -416,6 +418,18 @@ function makeJobPipeline() {
         )
       })
 
+    /**
+     * A job taken over from a fleet host that died after signing its result (it may have reached a
+     * relay): that same result is sent, so the customer never gets two.
+     */
+    const resendResult = (keys: Keys, request: Addressee, result: NostrEvent) =>
+      publishSigned(result, `result for ${request.id.slice(0, 8)} (signed by the host that died)`).pipe(
+        Effect.retry(RESULT_RETRY),
+        Effect.andThen(store.record({ id: request.id, status: "success", resultId: result.id, finishedAt: Date.now() })),
+        Effect.andThen(Effect.logInfo(`Job ${request.id.slice(0, 8)}: the result its first host signed is sent again`)),
+        Effect.catch((e: RelayError) => failJob(keys, request, `the result could not be delivered: ${e.message}`))
+      )
+
     /** One request, start to end. Never fails: every failure becomes error feedback. */
     const handleRequest = (keys: Keys, event: IncomingEvent) =>
       Effect.gen(function*() {
@@ -445,6 +459,7 @@ function makeJobPipeline() {
         })
         if (claim._tag === "Taken") return
         if (claim._tag === "Refused") return yield* refuse(keys, event, request, claim.reason, false)
+        if (claim._tag === "Claimed" && claim.result) return yield* resendResult(keys, request, claim.result)
         if (parsed._tag === "Invalid" || event.malformed !== undefined) {
           // The deny list and the per-minute rate apply to malformed requests too (they count toward
           // it), and are answered the same way as for any request.
