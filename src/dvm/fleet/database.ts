@@ -136,7 +136,7 @@ function makeDatabase(url: string) {
     const run = <R extends pg.QueryResultRow>(client: pg.Pool | pg.PoolClient, text: string, values: ReadonlyArray<unknown> = []) =>
       Effect.tryPromise({
         try: () => client.query<R>(text, values as Array<unknown>).then((r) => r.rows),
-        catch: (e) => readable(text.trim().split(/\s+/).slice(0, 2).join(" ").toLowerCase(), e)
+        catch: (e) => readable(`${text.trim().split(/\s+/, 1)[0]!.toUpperCase()} statement`, e)
       }).pipe(
         Effect.timeoutOrElse({
           duration: QUERY_TIMEOUT_MS + 1000,
