@@ -59,7 +59,7 @@ describe("the fleet's database (real PostgreSQL)", function() {
     const hosts = [host(), host(), host()]
     const requests = Array.from({ length: 15 }, () => request())
     const outcomes = await Promise.all(
-      requests.flatMap((r) => hosts.map((h) => h.runPromise(Effect.flatMap(Effect.service(Database), (db) => claim(db, r, { busy: false, limits: { perMinute: 100, inFlight: 100 } })))))
+      requests.flatMap((r) => hosts.map((h) => h.runPromise(Effect.flatMap(Effect.service(Database), (db) => claim(db, r, { room: () => 1, limits: { perMinute: 100, inFlight: 100, queued: 100 } })))))
     )
     for (let i = 0; i < requests.length; i++) {
       const tags = outcomes.slice(i * 3, i * 3 + 3).map((o: Claim) => o._tag).sort()
@@ -73,7 +73,7 @@ describe("the fleet's database (real PostgreSQL)", function() {
     const [a, b] = [host(), host()]
     const customer = generateSecretKey()
     const claimOn = (h: Host, limits: { perMinute: number; inFlight: number }) =>
-      h.runPromise(Effect.flatMap(Effect.service(Database), (db) => claim(db, request(customer, String(Math.random())), { busy: false, limits })))
+      h.runPromise(Effect.flatMap(Effect.service(Database), (db) => claim(db, request(customer, String(Math.random())), { room: () => 1, limits: { ...limits, queued: 100 } })))
     const inFlight = []
     for (let i = 0; i < 4; i++) inFlight.push(await claimOn(i % 2 === 0 ? a : b, { perMinute: 100, inFlight: 2 }))
     assert.deepEqual(inFlight.map((c) => c._tag), ["Claimed", "Claimed", "Refused", "Refused"])
@@ -89,7 +89,7 @@ describe("the fleet's database (real PostgreSQL)", function() {
     const [a, b] = [host(), host()]
     const r = request()
     const result = finalizeEvent({ kind: 6050, created_at: 1, tags: [["e", r.id]], content: "answer" }, generateSecretKey())
-    await a.runPromise(Effect.flatMap(Effect.service(Database), (db) => claim(db, r, { busy: false })))
+    await a.runPromise(Effect.flatMap(Effect.service(Database), (db) => claim(db, r, { room: () => 1 })))
     assert.equal(await b.runPromise(Effect.flatMap(Effect.service(Database), (db) => stillOurs(db, r.id, result))), false)
     assert.equal(await a.runPromise(Effect.flatMap(Effect.service(Database), (db) => stillOurs(db, r.id, result))), true)
     const [row] = await query<{ result: { id: string } }>(url, "SELECT result FROM jobs WHERE id = $1", [r.id])

@@ -27,10 +27,14 @@ export type Claim =
   | { readonly _tag: "Refused"; readonly reason: string }
 
 export interface ClaimOptions {
-  /** The customer limits, held across the fleet; undefined when the request is not counted (malformed: answered with an error). */
-  readonly limits?: { readonly perMinute: number; readonly inFlight: number }
-  /** This host's queue is full: hosts with room get the first chance at the request. */
-  readonly busy: boolean
+  /**
+   * The limits held across the fleet: the customer's (jobs in flight, per minute) and the requests
+   * waiting for a host (`queued`). Undefined when the request is not counted (malformed: answered
+   * with an error by the host that claims it).
+   */
+  readonly limits?: { readonly perMinute: number; readonly inFlight: number; readonly queued: number }
+  /** Places this host has free to run a job now: a host takes a waiting request only when it has one. */
+  readonly room: () => number
 }
 
 /** What a host does for the fleet while online (given by the online session). */

@@ -11,13 +11,15 @@ import { GoOnlineError } from "../errors"
 import { nowSeconds } from "../protocol/nostrEvent"
 import { JobStore } from "../services/JobStore"
 import { postgresJobStoreLayer } from "../services/PostgresJobStore"
-import { adoptOrphans, claim, type Orphan, stillOurs } from "./claims"
+import { adoptOrphans, offer, type Orphan, stillOurs, take, takenYet } from "./claims"
 import { Database, type DatabaseError } from "./database"
-import { type Claim, Fleet, type FleetDuties, openInvoiceOf } from "./Fleet"
+import { type Claim, type ClaimOptions, Fleet, type FleetDuties, openInvoiceOf } from "./Fleet"
 import { DEFAULT_LEASE_MS, forget, leave, renewHost, tryLead } from "./leases"
 
-/** A host whose queue is full waits this long before claiming, so hosts with room take the request. */
-export const BUSY_YIELD_MS = 500
+/** A request waiting for room here looks this often whether its turn has come (no database call). */
+const ROOM_POLL_MS = 50
+/** A request waiting here asks this often whether another host took it meanwhile. */
+const TAKEN_CHECK_MS = 5000
 /** Jobs and invoices taken over per round, at most. */
 const ADOPT_PER_ROUND = 20
 /** A database problem is logged at most this often per kind (claims, lease). */
@@ -72,10 +74,43 @@ const makeFleetLayer = (leaseMs: number) =>
         return held && !was
       })
 
-      const claimRequest = (request: Parameters<typeof claim>[1], options: Parameters<typeof claim>[2]) =>
+      /** Requests waiting for room on this host, oldest first: the first ones take the places that free up. */
+      const waiting: Array<string> = []
+      /** Takes under way (not yet counted in the pipeline's room). */
+      let taking = 0
+
+      /** Waits for a place here, then takes the request unless another host took it first. */
+      const takeWhenRoom = (id: string, options: ClaimOptions) =>
         Effect.gen(function*() {
-          if (options.busy) yield* Effect.sleep(BUSY_YIELD_MS)
-          return yield* claim(db, request, options)
+          waiting.push(id)
+          let checkedAt = Date.now()
+          while (true) {
+            if (waiting.indexOf(id) < options.room() - taking) {
+              taking++
+              const got = yield* take(db, id).pipe(Effect.ensuring(Effect.sync(() => void taking--)))
+              return got ? { _tag: "Claimed" } as Claim : { _tag: "Taken" } as Claim
+            }
+            yield* Effect.sleep(ROOM_POLL_MS)
+            if (Date.now() - checkedAt >= TAKEN_CHECK_MS) {
+              checkedAt = Date.now()
+              if (yield* takenYet(db, id)) return { _tag: "Taken" } as Claim
+            }
+          }
+        }).pipe(Effect.ensuring(Effect.sync(() => void waiting.splice(waiting.indexOf(id), 1))))
+
+      const claimRequest = (request: Parameters<typeof offer>[1], options: ClaimOptions) =>
+        Effect.gen(function*() {
+          const offered = yield* offer(db, request, options)
+          switch (offered._tag) {
+            case "Resumed":
+              return offered.claim
+            case "Answer":
+              return offered.refusal === undefined ? { _tag: "Claimed" } as Claim : { _tag: "Refused", reason: offered.refusal } as Claim
+            case "Taken":
+              return { _tag: "Taken" } as Claim
+            case "Waiting":
+              return yield* takeWhenRoom(request.id, options)
+          }
         }).pipe(
           Effect.catch((e: DatabaseError) =>
             Effect.as(

@@ -13,7 +13,7 @@ export const DATABASE_URL_ENV = "SELL_COMPUTE_DATABASE_URL"
 
 export class DatabaseError extends Data.TaggedError("DatabaseError")<{ readonly message: string }> {}
 
-/** Connections held at most: a host's claims, records and leases are short queries. */
+/** Connections held at most for jobs (claims, records), plus one for leases: all short queries. */
 export const POOL_SIZE = 4
 /** The longest one query (or taking a connection) may take. */
 export const QUERY_TIMEOUT_MS = 5000
@@ -51,6 +51,8 @@ export class Database extends Context.Service<Database, {
   readonly shown: string
   /** One statement, on any pooled connection, within the deadline. */
   readonly query: Query
+  /** One statement on the connection kept for leases, so a busy pool never delays a lease past its end. */
+  readonly leaseQuery: Query
   /** Statements on one connection inside BEGIN/COMMIT (rolled back when `body` fails). */
   readonly transaction: <A>(body: (query: Query) => Effect.Effect<A, DatabaseError>) => Effect.Effect<A, DatabaseError>
 }>()("sellCompute/Database") {
@@ -115,11 +117,11 @@ function makeDatabase(url: string) {
       const code = (e as { code?: string }).code
       return new DatabaseError({ message: `the fleet database ${shown}: ${what} failed (${reason || code || "no reason given"})` })
     }
-    const pool = yield* Effect.acquireRelease(
+    const makePool = (max: number) => Effect.acquireRelease(
       Effect.sync(() => {
         const created = new pg.Pool({
           connectionString: url,
-          max: POOL_SIZE,
+          max,
           connectionTimeoutMillis: QUERY_TIMEOUT_MS,
           idleTimeoutMillis: 30_000,
           query_timeout: QUERY_TIMEOUT_MS,
@@ -132,6 +134,8 @@ function makeDatabase(url: string) {
       }),
       (p) => Effect.promise(() => p.end().catch(() => undefined))
     )
+    const pool = yield* makePool(POOL_SIZE)
+    const leasePool = yield* makePool(1)
 
     const run = <R extends pg.QueryResultRow>(client: pg.Pool | pg.PoolClient, text: string, values: ReadonlyArray<unknown> = []) =>
       Effect.tryPromise({
@@ -188,6 +192,9 @@ function makeDatabase(url: string) {
     const transaction = <A>(body: (query: Query) => Effect.Effect<A, DatabaseError>) =>
       Effect.andThen(migrate, withClient((client) => inTransaction(client, body)))
 
-    return Database.of({ hostId, shown, query, transaction })
+    const leaseQuery = (<R extends pg.QueryResultRow>(text: string, values?: ReadonlyArray<unknown>) =>
+      Effect.andThen(migrate, run<R>(leasePool, text, values))) as Query
+
+    return Database.of({ hostId, shown, query, leaseQuery, transaction })
   })
 }

@@ -13,7 +13,7 @@ export const DEFAULT_LEASE_MS = 30_000
 export const FLEET_LEASE_ENV = "SELL_COMPUTE_FLEET_LEASE_S"
 
 export const renewHost = (db: Db, leaseMs: number) =>
-  db.query(
+  db.leaseQuery(
     `INSERT INTO fleet_hosts (id, alive_until) VALUES ($1, now() + $2 * interval '1 millisecond')
      ON CONFLICT (id) DO UPDATE SET alive_until = EXCLUDED.alive_until`,
     [db.hostId, leaseMs]
@@ -21,7 +21,7 @@ export const renewHost = (db: Db, leaseMs: number) =>
 
 /** Takes or keeps the leader's lease; true when this host holds it now. */
 export const tryLead = (db: Db, leaseMs: number) =>
-  db.query(
+  db.leaseQuery(
     `UPDATE fleet_leader SET host = $1, until = now() + $2 * interval '1 millisecond'
      WHERE id = 1 AND (
        host = $1 OR host IS NULL OR until < now()

@@ -454,8 +454,16 @@ function makeJobPipeline() {
         // Ours to answer unless handled before (another relay, a restart) or, in a fleet, claimed by another host.
         const counted = parsed._tag === "Job" && event.malformed === undefined
         const claim = yield* fleet.claim(event, {
-          busy: admission.size >= config.maxConcurrentJobs + config["limits.maxQueuedJobs"],
-          ...(counted ? { limits: { perMinute: config["limits.jobsPerMinutePerCustomer"], inFlight: config["limits.jobsInFlightPerCustomer"] } } : {})
+          room: () => config.maxConcurrentJobs - admission.size,
+          ...(counted
+            ? {
+              limits: {
+                perMinute: config["limits.jobsPerMinutePerCustomer"],
+                inFlight: config["limits.jobsInFlightPerCustomer"],
+                queued: config["limits.maxQueuedJobs"]
+              }
+            }
+            : {})
         })
         if (claim._tag === "Taken") return
         if (claim._tag === "Refused") return yield* refuse(keys, event, request, claim.reason, false)
