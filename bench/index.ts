@@ -1,4 +1,5 @@
 // `npm run bench`: figures, not pass/fail. Each section prints what it measured.
+import { benchFleet } from "./fleet"
 import { benchHostile } from "./hostile"
 import { benchJobHistory } from "./jobHistory"
 import { benchPipeline } from "./pipeline"
@@ -10,6 +11,7 @@ const main = async () => {
   await benchSustained()
   await benchJobHistory()
   await benchHostile()
+  await benchFleet()
   await benchVscode()
 }
 
