@@ -5,6 +5,10 @@
 import assert from "node:assert/strict"
 import { bytesToHex, hexToBytes } from "nostr-tools/utils"
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { runCli } from "../support/cli"
 import { Customer, statusOf } from "../support/customer"
 import { type FleetHost, killFleetHosts, startFleetHost } from "../support/fleet"
 import { type NwcWalletService, startNwcWalletService } from "../support/nwcWalletService"
@@ -80,6 +84,13 @@ describe("a fleet of headless hosts sharing one key through PostgreSQL", functio
       },
       ...options
     })
+
+  const writeConfig = (config: Record<string, unknown>) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sell-compute-fleet-config-"))
+    const file = path.join(dir, "config.json")
+    fs.writeFileSync(file, JSON.stringify(config))
+    return file
+  }
 
   const ofKind = (kind: number) => customers[0]!.pool.querySync([relay.url], { kinds: [kind], authors: [pubkey] })
 
@@ -175,6 +186,20 @@ describe("a fleet of headless hosts sharing one key through PostgreSQL", functio
     assert.equal(ollamas[1]!.requests.length, 0, "not run again")
     const [row] = await query<{ status: string }>(databaseUrl, "SELECT status FROM jobs WHERE id = $1", [job.id])
     assert.equal(row?.status, "success")
+  })
+
+  it("does not go online while the database cannot be reached, and says why without the password", async () => {
+    const port = new URL(databaseUrl).port
+    const unreachable = databaseUrl.replace(`:${port}/`, ":1/")
+    const file = writeConfig({ "sellCompute.relays": [relay.url], "sellCompute.ollama.host": ollamas[0]!.url, "sellCompute.payment.mode": "free" })
+    const run = runCli(["--config", file, "--data-dir", path.dirname(file)], {
+      SELL_COMPUTE_NOSTR_SECRET_KEY: secretKeyHex,
+      SELL_COMPUTE_DATABASE_URL: unreachable
+    })
+    assert.equal(await run.exited, 1)
+    assert.match(run.output(), /Cannot go online: the fleet database postgres:\/\/sellcompute:\*\*\*@127\.0\.0\.1:1\/\S+: connecting failed \(.*ECONNREFUSED/)
+    assert.ok(!run.output().includes(DB_PASSWORD))
+    fs.rmSync(path.dirname(file), { recursive: true, force: true })
   })
 
   it("keeps the announcement up when one host stops (sharing its data dir: no online lock between them), withdraws it with the last", async () => {

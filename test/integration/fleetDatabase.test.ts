@@ -4,7 +4,7 @@
 import assert from "node:assert/strict"
 import { Effect, Layer, ManagedRuntime, SubscriptionRef } from "effect"
 import { finalizeEvent, generateSecretKey } from "nostr-tools/pure"
-import { claim, stillOurs } from "../../src/dvm/fleet/claims"
+import { claim, offer, stillOurs, take } from "../../src/dvm/fleet/claims"
 import { Database } from "../../src/dvm/fleet/database"
 import type { Claim } from "../../src/dvm/fleet/Fleet"
 import { leave, renewHost, tryLead } from "../../src/dvm/fleet/leases"
@@ -59,7 +59,7 @@ describe("the fleet's database (real PostgreSQL)", function() {
     const hosts = [host(), host(), host()]
     const requests = Array.from({ length: 15 }, () => request())
     const outcomes = await Promise.all(
-      requests.flatMap((r) => hosts.map((h) => h.runPromise(Effect.flatMap(Effect.service(Database), (db) => claim(db, r, { room: () => 1, limits: { perMinute: 100, inFlight: 100, queued: 100 } })))))
+      requests.flatMap((r) => hosts.map((h) => h.runPromise(Effect.flatMap(Effect.service(Database), (db) => claim(db, r, { room: () => 1, limits: { perMinute: 100, inFlight: 100, queued: 100, maxAgeSeconds: 600 } })))))
     )
     for (let i = 0; i < requests.length; i++) {
       const tags = outcomes.slice(i * 3, i * 3 + 3).map((o: Claim) => o._tag).sort()
@@ -73,7 +73,7 @@ describe("the fleet's database (real PostgreSQL)", function() {
     const [a, b] = [host(), host()]
     const customer = generateSecretKey()
     const claimOn = (h: Host, limits: { perMinute: number; inFlight: number }) =>
-      h.runPromise(Effect.flatMap(Effect.service(Database), (db) => claim(db, request(customer, String(Math.random())), { room: () => 1, limits: { ...limits, queued: 100 } })))
+      h.runPromise(Effect.flatMap(Effect.service(Database), (db) => claim(db, request(customer, String(Math.random())), { room: () => 1, limits: { ...limits, queued: 100, maxAgeSeconds: 600 } })))
     const inFlight = []
     for (let i = 0; i < 4; i++) inFlight.push(await claimOn(i % 2 === 0 ? a : b, { perMinute: 100, inFlight: 2 }))
     assert.deepEqual(inFlight.map((c) => c._tag), ["Claimed", "Claimed", "Refused", "Refused"])
@@ -83,6 +83,20 @@ describe("the fleet's database (real PostgreSQL)", function() {
     const perMinute = [await claimOn(b, { perMinute: 3, inFlight: 10 }), await claimOn(a, { perMinute: 3, inFlight: 10 })]
     assert.deepEqual(perMinute.map((c) => c._tag), ["Claimed", "Refused"])
     assert.match((perMinute[1] as { reason: string }).reason, /at most 3 jobs per minute/)
+  })
+
+  it("bounds the requests waiting for a host across the fleet, and a waiting one goes to the first host to take it", async () => {
+    const [a, b] = [host(), host()]
+    const limits = { perMinute: 100, inFlight: 100, queued: 1, maxAgeSeconds: 600 }
+    const offerOn = (h: Host, r: ReturnType<typeof request>) => h.runPromise(Effect.flatMap(Effect.service(Database), (db) => offer(db, r, { room: () => 0, limits })))
+    const [first, second] = [request(), request()]
+    assert.equal((await offerOn(a, first))._tag, "Waiting")
+    assert.equal((await offerOn(b, first))._tag, "Waiting", "seen by b too: b may take it")
+    const refused = await offerOn(b, second)
+    assert.deepEqual(refused, { _tag: "Answer", refusal: "busy: 1 jobs are already waiting; try again in a minute" })
+    const taken = await Promise.all([a, b].map((h) => h.runPromise(Effect.flatMap(Effect.service(Database), (db) => take(db, first.id)))))
+    assert.deepEqual(taken.filter(Boolean).length, 1)
+    assert.equal((await offerOn(a, first))._tag, "Taken")
   })
 
   it("lets a host send a result only while the job is its own, and keeps that result with the job", async () => {

@@ -32,7 +32,13 @@ export interface ClaimOptions {
    * waiting for a host (`queued`). Undefined when the request is not counted (malformed: answered
    * with an error by the host that claims it).
    */
-  readonly limits?: { readonly perMinute: number; readonly inFlight: number; readonly queued: number }
+  readonly limits?: {
+    readonly perMinute: number
+    readonly inFlight: number
+    readonly queued: number
+    /** A request waiting longer than this (maxRequestAgeSeconds) is no longer counted, nor taken. */
+    readonly maxAgeSeconds: number
+  }
   /** Places this host has free to run a job now: a host takes a waiting request only when it has one. */
   readonly room: () => number
 }

@@ -84,7 +84,10 @@ const makeFleetLayer = (leaseMs: number) =>
         Effect.gen(function*() {
           waiting.push(id)
           let checkedAt = Date.now()
+          const givenUpAt = Date.now() + (options.limits?.maxAgeSeconds ?? 600) * 1000
           while (true) {
+            // Too old to serve now (the queue never moved): left to no one, like a request seen too late.
+            if (Date.now() > givenUpAt) return { _tag: "Taken" } as Claim
             if (waiting.indexOf(id) < options.room() - taking) {
               taking++
               const got = yield* take(db, id).pipe(Effect.ensuring(Effect.sync(() => void taking--)))

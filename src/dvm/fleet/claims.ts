@@ -53,12 +53,14 @@ export const offer = (db: Db, request: NostrEvent, options: ClaimOptions): Effec
       if (known) return known.owner === null && known.status === null ? { _tag: "Waiting" } : { _tag: "Taken" }
       let refusal: string | undefined
       if (limits) {
+        // A request still waiting past the age limit is dead (every host that saw it went away): not counted.
         const [row] = yield* q<{ in_flight: string; last_minute: string; waiting: string }>(
           `SELECT
-             (SELECT count(*) FROM jobs WHERE customer = $1 AND counted AND (status IS NULL OR status IN ('received', 'processing'))) AS in_flight,
+             (SELECT count(*) FROM jobs WHERE customer = $1 AND counted
+                AND (status IN ('received', 'processing') OR (status IS NULL AND claimed_at > now() - $2 * interval '1 second'))) AS in_flight,
              (SELECT count(*) FROM jobs WHERE customer = $1 AND counted AND claimed_at > now() - interval '60 seconds') AS last_minute,
-             (SELECT count(*) FROM jobs WHERE owner IS NULL AND status IS NULL) AS waiting`,
-          [request.pubkey]
+             (SELECT count(*) FROM jobs WHERE owner IS NULL AND status IS NULL AND claimed_at > now() - $2 * interval '1 second') AS waiting`,
+          [request.pubkey, limits.maxAgeSeconds]
         )
         const waiting = Number(row?.waiting ?? 0)
         if (Number(row?.in_flight ?? 0) >= limits.inFlight) {

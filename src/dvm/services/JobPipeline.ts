@@ -460,7 +460,8 @@ function makeJobPipeline() {
               limits: {
                 perMinute: config["limits.jobsPerMinutePerCustomer"],
                 inFlight: config["limits.jobsInFlightPerCustomer"],
-                queued: config["limits.maxQueuedJobs"]
+                queued: config["limits.maxQueuedJobs"],
+                maxAgeSeconds: config["limits.maxRequestAgeSeconds"]
               }
             }
             : {})
