@@ -33,6 +33,11 @@ const hosts = new Set<FleetHost>()
 
 export const startFleetHost = async (options: FleetHostOptions): Promise<FleetHost> => {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `sell-compute-fleet-${options.name}-`))
+  // A dir made here goes with the host; a shared one is left to whoever made it (the first host).
+  const done = () => {
+    hosts.delete(host)
+    if (options.dataDir === undefined) fs.rmSync(dataDir, { recursive: true, force: true })
+  }
   fs.mkdirSync(dataDir, { recursive: true })
   const configFile = path.join(dataDir, `config-${options.name}.json`)
   fs.writeFileSync(configFile, JSON.stringify(options.config))
@@ -49,13 +54,13 @@ export const startFleetHost = async (options: FleetHostOptions): Promise<FleetHo
     stop: async () => {
       running.child.kill("SIGTERM")
       const code = await running.exited
-      hosts.delete(host)
+      done()
       return code
     },
     kill: async () => {
       running.child.kill("SIGKILL")
       await running.exited
-      hosts.delete(host)
+      done()
     }
   }
   hosts.add(host)
