@@ -30,6 +30,8 @@ interface Run {
   readonly errors: number
   readonly unanswered: number
   readonly takenOver: number
+  /** Model runs per host. */
+  readonly perHost: ReadonlyArray<number>
 }
 
 const burst = async (
@@ -79,6 +81,7 @@ const burst = async (
   if (killOne) {
     // Mid-run: a third of the jobs answered, the rest running or queued on the three hosts.
     await waitFor(() => jobs.filter(answered).length >= JOBS / 3, 120_000, "a third answered")
+    await waitFor(() => ollamas[0]!.inFlight > 0, 10_000, "the host to kill running a job")
     await hosts[0]!.kill()
   }
   await waitFor(() => jobs.every(answered), 180_000, "every job answered")
@@ -98,14 +101,16 @@ const burst = async (
     extraRuns: Math.max(0, runs - JOBS - takenOver),
     errors,
     unanswered: results.filter((r) => r === 0).length - errors,
-    takenOver
+    takenOver,
+    perHost: ollamas.slice(0, hostCount).map((o) => o.requests.length)
   }
 }
 
 const line = (label: string, run: Run) =>
   process.stdout.write(
     `  ${label}: ${run.jobsPerSecond.toFixed(1)} jobs/s; duplicates ${run.duplicateResults} results, ${run.extraRuns} extra runs; ` +
-      `${run.errors} errors, ${run.unanswered} unanswered${run.takenOver ? `; ${run.takenOver} jobs taken over and run again` : ""}\n`
+      `${run.errors} errors, ${run.unanswered} unanswered${run.takenOver ? `; ${run.takenOver} jobs taken over and run again` : ""}; ` +
+      `runs per host ${run.perHost.join("/")}\n`
   )
 
 export const benchFleet = async () => {

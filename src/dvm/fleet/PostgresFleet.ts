@@ -16,7 +16,10 @@ import { Database, type DatabaseError } from "./database"
 import { type Claim, type ClaimOptions, Fleet, type FleetDuties, openInvoiceOf } from "./Fleet"
 import { DEFAULT_LEASE_MS, forget, leave, renewHost, tryLead } from "./leases"
 
-/** A request waiting for room here looks this often whether its turn has come (no database call). */
+/**
+ * A request waiting for room here looks whether its turn has come (no database call): the first in
+ * line this often, those behind it less often the further back they are (at most once a second).
+ */
 const ROOM_POLL_MS = 50
 /** A request waiting here asks this often whether another host took it meanwhile. */
 const TAKEN_CHECK_MS = 5000
@@ -88,12 +91,13 @@ const makeFleetLayer = (leaseMs: number) =>
           while (true) {
             // Too old to serve now (the queue never moved): left to no one, like a request seen too late.
             if (Date.now() > givenUpAt) return { _tag: "Taken" } as Claim
-            if (waiting.indexOf(id) < options.room() - taking) {
+            const position = waiting.indexOf(id)
+            if (position < options.room() - taking) {
               taking++
               const got = yield* take(db, id).pipe(Effect.ensuring(Effect.sync(() => void taking--)))
               return got ? { _tag: "Claimed" } as Claim : { _tag: "Taken" } as Claim
             }
-            yield* Effect.sleep(ROOM_POLL_MS)
+            yield* Effect.sleep(Math.min(1000, ROOM_POLL_MS * (1 + position)))
             if (Date.now() - checkedAt >= TAKEN_CHECK_MS) {
               checkedAt = Date.now()
               if (yield* takenYet(db, id)) return { _tag: "Taken" } as Claim
