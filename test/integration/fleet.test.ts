@@ -248,6 +248,34 @@ describe("a fleet of headless hosts sharing one key through PostgreSQL", functio
     const paidHost = (name: string, ollama: OllamaStandIn, mode: string) =>
       host(name, ollama, { "sellCompute.payment.mode": mode, "sellCompute.wallet.backend": "nwc" }, { env: { SELL_COMPUTE_NWC_URL: nwc.connectionString } })
 
+    it("a pay-first job whose host died before it was paid keeps its one invoice on the host taking it over", async () => {
+      const a = await host("a", ollamas[0]!, { "sellCompute.payment.mode": "pay-first", "sellCompute.wallet.backend": "nwc" }, {
+        env: { SELL_COMPUTE_NWC_URL: nwc.connectionString },
+        shortLease: true
+      })
+      const buyer = await customer()
+      const job = await buyer.publish(buyer.buildJob({ prompt: "paid on the second host" }))
+      const replies = buyer.repliesFor(job.id)
+      await waitFor(() => replies.feedback.some((f) => statusOf(f) === "payment-required"), 20_000, "asked to pay")
+      const b = await host("b", ollamas[1]!, { "sellCompute.payment.mode": "pay-first", "sellCompute.wallet.backend": "nwc" }, {
+        env: { SELL_COMPUTE_NWC_URL: nwc.connectionString },
+        shortLease: true
+      })
+      await a.kill()
+      await waitFor(() => /taken over from host/.test(b.output()), 20_000, `b takes it over: ${b.output()}`)
+      assert.equal(nwc.invoices.size, 1, "no second invoice")
+      const [invoice] = [...nwc.invoices.values()]
+      nwc.settle(invoice!.invoice)
+      await waitFor(() => replies.results.length === 1, 20_000, `served by b once paid: ${b.output()}`)
+      await sleep(1000)
+      assert.equal(replies.results.length, 1)
+      assert.equal(ollamas[0]!.requests.length + ollamas[1]!.requests.length, 1, "run once, after payment")
+      const asked = new Set(replies.feedback.filter((f) => statusOf(f) === "payment-required").map((f) => f.tags.find((t) => t[0] === "amount")?.[2]))
+      assert.deepEqual([...asked], [invoice!.invoice], "only ever asked to pay that invoice")
+      const [row] = await query<{ payment: string; status: string }>(databaseUrl, "SELECT payment, status FROM jobs WHERE id = $1", [job.id])
+      assert.deepEqual(row, { payment: "paid", status: "success" })
+    })
+
     it("pay-first and pay-after: one invoice per job, one result, and each sat counted once in the shared earnings", async () => {
       await Promise.all([paidHost("a", ollamas[0]!, "pay-first"), paidHost("b", ollamas[1]!, "pay-first")])
       const buyer = await customer()
