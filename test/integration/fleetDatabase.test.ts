@@ -55,6 +55,24 @@ describe("the fleet's database (real PostgreSQL)", function() {
     assert.deepEqual(recent.map((r) => r.id), ["j2", "j1"])
   })
 
+  it("stores a request and a record holding a NUL character (jsonb takes none), and the history goes on", async () => {
+    const h = host()
+    const r = finalizeEvent({ kind: 5050, created_at: Math.floor(Date.now() / 1000), tags: [["i", "nul\u0000here", "text"]], content: "\u0000" }, generateSecretKey())
+    assert.equal((await h.runPromise(Effect.flatMap(Effect.service(Database), (db) => claim(db, r, { room: () => 1 }))))._tag, "Claimed")
+    const store = await h.runPromise(Effect.service(JobStore))
+    await h.runPromise(store.record({ id: r.id, customer: r.pubkey, kind: 5050, requestedAt: 1, receivedAt: Date.now(), status: "error", error: "bad \u0000 byte" }))
+    await h.runPromise(store.record({ id: "after", customer: "c", kind: 5050, requestedAt: 1, receivedAt: Date.now(), status: "received" }))
+    assert.equal(await h.runPromise(SubscriptionRef.get(store.writeProblem)), undefined)
+    const rows = await query<{ id: string; error: string | null; prompt: string | null }>(
+      url,
+      "SELECT id, record->>'error' AS error, request->'tags'->0->>1 AS prompt FROM jobs ORDER BY id"
+    )
+    assert.deepEqual(rows.map((row) => row.id).sort(), [r.id, "after"].sort())
+    const stored = rows.find((row) => row.id === r.id)!
+    assert.equal(stored.error, "bad \ufffd byte")
+    assert.equal(stored.prompt, "nul\ufffdhere")
+  })
+
   it("gives each request to exactly one of three hosts claiming it at once", async () => {
     const hosts = [host(), host(), host()]
     const requests = Array.from({ length: 15 }, () => request())

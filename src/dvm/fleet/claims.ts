@@ -10,7 +10,7 @@
 import { Effect } from "effect"
 import type { NostrEvent } from "../protocol/nostrEvent"
 import type { JobRecord } from "../services/JobStore"
-import type { Database, DatabaseError } from "./database"
+import { type Database, type DatabaseError, toJson } from "./database"
 import type { Claim, ClaimOptions } from "./Fleet"
 
 type Db = (typeof Database)["Service"]
@@ -75,7 +75,7 @@ export const offer = (db: Db, request: NostrEvent, options: ClaimOptions): Effec
       const inserted = yield* q(
         `INSERT INTO jobs (id, customer, request, owner, handed, counted) VALUES ($1, $2, $3::jsonb, $4, $5, $5)
          ON CONFLICT (id) DO NOTHING RETURNING id`,
-        [request.id, request.pubkey, JSON.stringify(request), queued ? null : db.hostId, queued]
+        [request.id, request.pubkey, toJson(request), queued ? null : db.hostId, queued]
       )
       if (inserted.length === 0) return { _tag: "Taken" }
       if (queued) return { _tag: "Waiting" }
@@ -122,7 +122,7 @@ export const stillOurs = (db: Db, jobId: string, result: NostrEvent) =>
     db.query(
       `UPDATE jobs SET result = $3::jsonb
        WHERE id = $1 AND owner = $2 AND (status IS NULL OR status IN ('received', 'processing')) RETURNING id`,
-      [jobId, db.hostId, JSON.stringify(result)]
+      [jobId, db.hostId, toJson(result)]
     ),
     (rows) => rows.length > 0
   )

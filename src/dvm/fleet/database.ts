@@ -11,7 +11,17 @@ import pg from "pg"
 
 export const DATABASE_URL_ENV = "SELL_COMPUTE_DATABASE_URL"
 
-export class DatabaseError extends Data.TaggedError("DatabaseError")<{ readonly message: string }> {}
+export class DatabaseError extends Data.TaggedError("DatabaseError")<{
+  readonly message: string
+  /** The database refused this statement for what it holds (bad data, a constraint): trying it again will not help. */
+  readonly refused?: boolean
+}> {}
+
+/**
+ * A value as JSON for a jsonb column. PostgreSQL's jsonb takes no NUL character (`\u0000`), which
+ * a customer's text may hold: it becomes U+FFFD, so such a request or record is still stored.
+ */
+export const toJson = (value: unknown): string => JSON.stringify(value).replace(/(?<!\\)((?:\\\\)*)\\u0000/g, "$1\\ufffd")
 
 /** Connections held at most for jobs (claims, records), plus one for leases: all short queries. */
 export const POOL_SIZE = 4
@@ -115,7 +125,9 @@ function makeDatabase(url: string) {
       if (secret) reason = reason.split(secret).join("***")
       if (url) reason = reason.split(url).join(shown)
       const code = (e as { code?: string }).code
-      return new DatabaseError({ message: `the fleet database ${shown}: ${what} failed (${reason || code || "no reason given"})` })
+      // SQLSTATE classes 22 (data exception) and 23 (integrity constraint): the statement, not the connection.
+      const refused = typeof code === "string" && /^2[23][0-9A-Z]{3}$/.test(code)
+      return new DatabaseError({ message: `the fleet database ${shown}: ${what} failed (${reason || code || "no reason given"})`, refused })
     }
     const makePool = (max: number) => Effect.acquireRelease(
       Effect.sync(() => {

@@ -13,7 +13,7 @@
  * start.
  */
 import { Effect, Layer, PubSub, Schedule, Semaphore, Stream, SubscriptionRef } from "effect"
-import { Database } from "../fleet/database"
+import { Database, toJson } from "../fleet/database"
 import { type Earnings, type JobRecord, JobStore, type JobUpdate } from "./JobStore"
 
 /** Unwritten changes are retried this often (and on every new change). */
@@ -63,7 +63,7 @@ export const postgresJobStoreLayer = Layer.effect(
       db.query(
         `INSERT INTO jobs (id, customer, record) VALUES ($1, $2, $3::jsonb)
          ON CONFLICT (id) DO UPDATE SET record = jobs.record || EXCLUDED.record, customer = coalesce(jobs.customer, EXCLUDED.customer)`,
-        [update.id, update.customer ?? null, JSON.stringify(update)]
+        [update.id, update.customer ?? null, toJson(update)]
       )
 
     /** Writes what is unwritten, oldest first; stops at the first failure (kept for the next try). */
@@ -71,6 +71,12 @@ export const postgresJobStoreLayer = Layer.effect(
       while (unwritten.length > 0) {
         const next = unwritten[0]!
         const failed = yield* write(next).pipe(Effect.flip, Effect.option)
+        if (failed._tag === "Some" && failed.value.refused) {
+          // Refused for what it holds, it would block every later change: dropped, and said.
+          unwritten.shift()
+          yield* Effect.logWarning(`A change to job ${next.id.slice(0, 8)} was not saved: ${failed.value.message}`)
+          continue
+        }
         if (failed._tag === "Some") {
           const problem = `${failed.value.message}: ${unwritten.length} change(s) to the job history are kept in memory and retried` +
             (dropped > 0 ? ` (${dropped} older ones dropped)` : "")
