@@ -165,6 +165,26 @@ describe("a fleet of headless hosts sharing one key through PostgreSQL", functio
     noSecretIn([b])
   })
 
+  it("runs a job a host died with on the host where the same request was still waiting for room", async () => {
+    ollamas[0]!.hold()
+    ollamas[1]!.hold()
+    const b = await host("b", ollamas[1]!, {}, { shortLease: true })
+    const buyer = await customer()
+    const first = await buyer.publish(buyer.buildJob({ prompt: "keeps b busy" }))
+    await waitFor(() => ollamas[1]!.requests.length === 1, 15_000, "b runs the first job")
+    const a = await host("a", ollamas[0]!, {}, { shortLease: true })
+    const second = await buyer.publish(buyer.buildJob({ prompt: "waits on b, runs on a" }))
+    await waitFor(() => ollamas[0]!.requests.length === 1, 15_000, "a, with room, takes the second job")
+    await a.kill()
+    await waitFor(() => /taken over from host/.test(b.output()), 20_000, `b takes it over: ${b.output()}`)
+    ollamas[1]!.release()
+    await waitFor(() => buyer.repliesFor(second.id).results.length === 1, 30_000, `the second job served by b: ${b.output()}`)
+    await sleep(1000)
+    assert.equal(buyer.repliesFor(first.id).results.length, 1)
+    assert.equal(buyer.repliesFor(second.id).results.length, 1)
+    assert.equal(ollamas[1]!.requests.length, 2, "b ran both")
+  })
+
   it("sends again the result a host signed before it died, instead of running the job a second time", async () => {
     const b = await host("b", ollamas[1]!, {}, { shortLease: true })
     const buyer = await customer()

@@ -11,7 +11,7 @@ import { GoOnlineError } from "../errors"
 import { nowSeconds } from "../protocol/nostrEvent"
 import { JobStore } from "../services/JobStore"
 import { postgresJobStoreLayer } from "../services/PostgresJobStore"
-import { adoptOrphans, offer, type Orphan, stillOurs, take, takenYet } from "./claims"
+import { adoptOrphans, offer, type Orphan, resume, stillOurs, take, takenYet } from "./claims"
 import { Database, type DatabaseError } from "./database"
 import { type Claim, type ClaimOptions, Fleet, type FleetDuties, openInvoiceOf } from "./Fleet"
 import { DEFAULT_LEASE_MS, forget, leave, renewHost, tryLead } from "./leases"
@@ -82,6 +82,12 @@ const makeFleetLayer = (leaseMs: number) =>
       /** Takes under way (not yet counted in the pipeline's room). */
       let taking = 0
 
+      /**
+       * Taken by another host; or by this one, which took it over when that host died while this
+       * request was still waiting here (its takeover run found this fiber in its place): run now.
+       */
+      const takenBy = (id: string) => Effect.map(resume(db.query, db.hostId, id), (resumed): Claim => resumed ?? { _tag: "Taken" })
+
       /** Waits for a place here, then takes the request unless another host took it first. */
       const takeWhenRoom = (id: string, options: ClaimOptions) =>
         Effect.gen(function*() {
@@ -95,12 +101,12 @@ const makeFleetLayer = (leaseMs: number) =>
             if (position < options.room() - taking) {
               taking++
               const got = yield* take(db, id).pipe(Effect.ensuring(Effect.sync(() => void taking--)))
-              return got ? { _tag: "Claimed" } as Claim : { _tag: "Taken" } as Claim
+              return got ? { _tag: "Claimed" } as Claim : yield* takenBy(id)
             }
             yield* Effect.sleep(Math.min(1000, ROOM_POLL_MS * (1 + position)))
             if (Date.now() - checkedAt >= TAKEN_CHECK_MS) {
               checkedAt = Date.now()
-              if (yield* takenYet(db, id)) return { _tag: "Taken" } as Claim
+              if (yield* takenYet(db, id)) return yield* takenBy(id)
             }
           }
         }).pipe(Effect.ensuring(Effect.sync(() => void waiting.splice(waiting.indexOf(id), 1))))

@@ -33,19 +33,26 @@ export type Offer =
  * its customer's limits and the queue's bound across the fleet on the way in. A request refused, or
  * not counted (malformed: answered with an error), is owned at once by the host that put it there.
  */
+/** A job this host took over from one that died, handed to its pipeline now (once); undefined when it is not one. */
+export const resume = (query: Db["query"], hostId: string, jobId: string): Effect.Effect<Claim | undefined, DatabaseError> =>
+  Effect.map(
+    query<{ record: JobRecord; result: NostrEvent | null }>(
+      "UPDATE jobs SET handed = true WHERE id = $1 AND owner = $2 AND NOT handed RETURNING record, result",
+      [jobId, hostId]
+    ),
+    (rows) => {
+      if (rows.length === 0) return undefined
+      const prior = nonEmpty(rows[0]!.record)
+      const result = rows[0]!.result
+      return { _tag: "Claimed", ...(prior ? { prior } : {}), ...(result ? { result } : {}) }
+    }
+  )
+
 export const offer = (db: Db, request: NostrEvent, options: ClaimOptions): Effect.Effect<Offer, DatabaseError> =>
   db.transaction((q) =>
     Effect.gen(function*() {
-      // A job this host took over from one that died: handed to its pipeline now, once.
-      const resumed = yield* q<{ record: JobRecord; result: NostrEvent | null }>(
-        "UPDATE jobs SET handed = true WHERE id = $1 AND owner = $2 AND NOT handed RETURNING record, result",
-        [request.id, db.hostId]
-      )
-      if (resumed.length > 0) {
-        const prior = nonEmpty(resumed[0]!.record)
-        const result = resumed[0]!.result
-        return { _tag: "Resumed", claim: { _tag: "Claimed", ...(prior ? { prior } : {}), ...(result ? { result } : {}) } }
-      }
+      const resumed = yield* resume(q, db.hostId, request.id)
+      if (resumed) return { _tag: "Resumed", claim: resumed }
       const limits = options.limits
       // Offers for one customer are taken one at a time across the fleet, so the counts below hold.
       if (limits) yield* q("SELECT pg_advisory_xact_lock(hashtext($1))", [request.pubkey])
