@@ -100,13 +100,18 @@ const makeFleetLayer = (leaseMs: number) =>
             const position = waiting.indexOf(id)
             if (position < options.room() - taking) {
               taking++
-              const got = yield* take(db, id).pipe(Effect.ensuring(Effect.sync(() => void taking--)))
-              return got ? { _tag: "Claimed" } as Claim : yield* takenBy(id)
+              // A database that cannot answer now leaves the request waiting (said once a minute), not dropped.
+              const got = yield* take(db, id).pipe(
+                Effect.ensuring(Effect.sync(() => void taking--)),
+                Effect.catch((e: DatabaseError) => Effect.as(warn("take", `Requests wait: ${e.message}; retrying`), undefined))
+              )
+              if (got !== undefined) return got ? { _tag: "Claimed" } as Claim : yield* takenBy(id)
             }
-            yield* Effect.sleep(Math.min(1000, ROOM_POLL_MS * (1 + position)))
+            yield* Effect.sleep(Math.min(1000, ROOM_POLL_MS * (1 + Math.max(0, position))))
             if (Date.now() - checkedAt >= TAKEN_CHECK_MS) {
               checkedAt = Date.now()
-              if (yield* takenYet(db, id)) return yield* takenBy(id)
+              const taken = yield* takenYet(db, id).pipe(Effect.catch(() => Effect.succeed(false)))
+              if (taken) return yield* takenBy(id)
             }
           }
         }).pipe(Effect.ensuring(Effect.sync(() => void waiting.splice(waiting.indexOf(id), 1))))
