@@ -165,6 +165,23 @@ describe("a fleet of headless hosts sharing one key through PostgreSQL", functio
     noSecretIn([b])
   })
 
+  it("leaves the job a host is running to another host when it is stopped (SIGTERM): answered once, no error", async () => {
+    ollamas[0]!.hold()
+    const a = await host("a", ollamas[0]!, {}, { shortLease: true })
+    const buyer = await customer()
+    const job = await buyer.publish(buyer.buildJob({ prompt: "finish me elsewhere" }))
+    await waitFor(() => ollamas[0]!.requests.length === 1, 15_000, "a runs the job")
+    const b = await host("b", ollamas[1]!, {}, { shortLease: true })
+    assert.equal(await a.stop(), 0)
+    assert.match(a.output(), /left to the other hosts of the fleet/)
+    const replies = buyer.repliesFor(job.id)
+    await waitFor(() => replies.results.length === 1, 20_000, `b finishes it: ${b.output()}`)
+    await sleep(1000)
+    assert.equal(replies.results.length, 1)
+    assert.ok(!replies.feedback.some((f) => statusOf(f) === "error"), "the customer saw no error")
+    assert.equal(ollamas[1]!.requests.length, 1)
+  })
+
   it("runs a job a host died with on the host where the same request was still waiting for room", async () => {
     ollamas[0]!.hold()
     ollamas[1]!.hold()

@@ -72,7 +72,12 @@ export class Fleet extends Context.Service<Fleet, {
   readonly serve: (duties: FleetDuties) => Effect.Effect<void>
   /** On going offline: true when no other host stays online (then the announcement is withdrawn). */
   readonly leave: Effect.Effect<boolean>
-  /** Offline: what this host still owned (open invoices) goes to the other hosts at once. */
+  /**
+   * Going offline while other hosts stay: the jobs this host is running are left to them (run again
+   * from the start once this host has left), not failed.
+   */
+  readonly handingOver: Effect.Effect<boolean>
+  /** Offline: what this host still owned (jobs it handed over, open invoices) goes to the other hosts at once. */
   readonly left: Effect.Effect<void>
   /** Whether hosts share the work (for the log). */
   readonly shared: boolean
@@ -89,6 +94,7 @@ export class Fleet extends Context.Service<Fleet, {
         leading: Effect.succeed(true),
         serve: () => Effect.void,
         leave: Effect.succeed(true),
+        handingOver: Effect.succeed(false),
         left: Effect.void,
         shared: false
       })

@@ -54,6 +54,8 @@ const makeFleetLayer = (leaseMs: number) =>
       /** Local time until which our leadership surely holds. */
       let leadingUntil = 0
       let leaving = false
+      /** Left while others stay (the database said so): running jobs are theirs to finish. */
+      let handingOver = false
       const warnedAt = new Map<string, number>()
       const warn = (kind: string, message: string) =>
         Effect.suspend(() => {
@@ -183,6 +185,7 @@ const makeFleetLayer = (leaseMs: number) =>
 
       const join = Effect.gen(function*() {
         leaving = false
+        handingOver = false
         yield* renew
         yield* lead
         yield* Effect.logInfo(`Joined the fleet on ${db.shown} as host ${db.hostId}${Date.now() < leadingUntil ? ", speaking for it" : ""}`)
@@ -191,7 +194,9 @@ const makeFleetLayer = (leaseMs: number) =>
       const leaveFleet = Effect.gen(function*() {
         leaving = true
         leadingUntil = 0
-        return yield* leave(db)
+        const last = yield* leave(db)
+        handingOver = !last
+        return last
       }).pipe(
         Effect.timeoutOrElse({
           duration: LEAVE_TIMEOUT_MS,
@@ -216,6 +221,7 @@ const makeFleetLayer = (leaseMs: number) =>
         leading: Effect.sync(() => !leaving && Date.now() < leadingUntil),
         serve: (duties) => round(duties).pipe(Effect.repeat(Schedule.spaced(Math.max(200, Math.floor(leaseMs / 3)))), Effect.asVoid),
         leave: leaveFleet,
+        handingOver: Effect.sync(() => handingOver),
         left,
         shared: true
       })

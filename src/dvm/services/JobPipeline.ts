@@ -412,6 +412,7 @@ function makeJobPipeline() {
           yield* store.record({ id: request.id, status: "error", error: "cancelled by the customer" })
           return yield* Effect.logInfo(`Job ${request.id.slice(0, 8)} cancelled by the customer`)
         }
+        if (yield* fleet.handingOver) return yield* Effect.logInfo(`Job ${request.id.slice(0, 8)} left to the other hosts of the fleet`)
         yield* failJob(keys, request, "the provider went offline before the job finished").pipe(
           Effect.timeout(OFFLINE_PUBLISH_TIMEOUT_MS),
           Effect.ignore
