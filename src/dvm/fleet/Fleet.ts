@@ -68,6 +68,8 @@ export class Fleet extends Context.Service<Fleet, {
   readonly join: Effect.Effect<void, GoOnlineError>
   /** Whether this host publishes the announcement and the heartbeat now. */
   readonly leading: Effect.Effect<boolean>
+  /** Jobs running across the fleet (taken, not ended), for the heartbeat; undefined alone (or unknown): this host's count is used. */
+  readonly activeJobs: Effect.Effect<number | undefined>
   /** While online (forked in the session's scope): the lease, the leadership, jobs and invoices taken over. */
   readonly serve: (duties: FleetDuties) => Effect.Effect<void>
   /** On going offline: true when no other host stays online (then the announcement is withdrawn). */
@@ -92,6 +94,7 @@ export class Fleet extends Context.Service<Fleet, {
         stillOurs: () => Effect.succeed(true),
         join: Effect.void,
         leading: Effect.succeed(true),
+        activeJobs: Effect.succeed(undefined),
         serve: () => Effect.void,
         leave: Effect.succeed(true),
         handingOver: Effect.succeed(false),

@@ -219,6 +219,9 @@ const makeFleetLayer = (leaseMs: number) =>
         stillOurs: ours,
         join,
         leading: Effect.sync(() => !leaving && Date.now() < leadingUntil),
+        activeJobs: db.query<{ n: string }>(
+          "SELECT count(*) AS n FROM jobs WHERE status IN ('received', 'processing')"
+        ).pipe(Effect.map((rows) => Number(rows[0]?.n ?? 0)), Effect.orElseSucceed(() => undefined)),
         serve: (duties) => round(duties).pipe(Effect.repeat(Schedule.spaced(Math.max(200, Math.floor(leaseMs / 3)))), Effect.asVoid),
         leave: leaveFleet,
         handingOver: Effect.sync(() => handingOver),

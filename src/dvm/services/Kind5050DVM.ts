@@ -285,7 +285,7 @@ function makeKind5050DVM() {
       yield* followSettings(state).pipe(Effect.forkIn(scope))
       const beat = Effect.gen(function*() {
         if (!(yield* fleet.leading)) return
-        const { activeJobs } = yield* SubscriptionRef.get(status)
+        const activeJobs = (yield* fleet.activeJobs) ?? (yield* SubscriptionRef.get(status)).activeJobs
         yield* publishLogged(keys, heartbeatEvent(keys.pubkey, activeJobs), "heartbeat").pipe(Effect.ignore)
       })
       yield* beat.pipe(Effect.repeat(Schedule.spaced(`${HEARTBEAT_INTERVAL_S} seconds`)), Effect.forkIn(scope))
