@@ -13,7 +13,8 @@ const common = {
   keepNames: true,
   logLevel: "warning",
   // The Spark SDK is its own bundle, loaded on first use of a Spark wallet.
-  external: ["vscode", "./sparkSdk.js"]
+  // pg's optional native binding is never used (pg loads it only when asked for `pg.native`).
+  external: ["vscode", "./sparkSdk.js", "pg-native"]
 }
 
 await Promise.all([

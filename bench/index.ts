@@ -1,4 +1,5 @@
 // `npm run bench`: figures, not pass/fail. Each section prints what it measured.
+import { benchFleet } from "./fleet"
 import { benchHistory } from "./history"
 import { benchHostile } from "./hostile"
 import { benchJobHistory } from "./jobHistory"
@@ -12,6 +13,7 @@ const main = async () => {
   await benchJobHistory()
   await benchHistory()
   await benchHostile()
+  await benchFleet()
   await benchVscode()
 }
 

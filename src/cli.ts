@@ -10,6 +10,9 @@ import * as path from "node:path"
 import { Effect, Layer, Logger, ManagedRuntime, Result, Stream, SubscriptionRef } from "effect"
 import { offeredModels } from "./dvm/catalogue"
 import { type Config, decodeQualifiedConfig } from "./dvm/config"
+import { DATABASE_URL_ENV, redactUrl } from "./dvm/fleet/database"
+import { FLEET_LEASE_ENV } from "./dvm/fleet/leases"
+import { postgresFleetLayer } from "./dvm/fleet/PostgresFleet"
 import { providerLayer } from "./dvm/providerLayer"
 import { parseMnemonic } from "./dvm/mnemonic"
 import { keysFromSecret, parseSecretKey } from "./dvm/protocol/identity"
@@ -43,7 +46,10 @@ Secrets come from the environment: ${SECRET_ENV.nostrSecretKey} (hex or nsec; ge
 in the data dir when unset), ${SECRET_ENV.sparkMnemonic} (wallet.backend "spark") and
 ${SECRET_ENV.nwcUrl} (wallet.backend "nwc"), ${SECRET_ENV.openaiApiKey} (inference.backend "openai",
 when the server asks for a key).
-${WALLET_TIMEOUT_ENV} (seconds, at most ${WALLET_DEADLINES.invoiceStatusMs / 1000}) shortens how long any wallet call may take.`
+${WALLET_TIMEOUT_ENV} (seconds, at most ${WALLET_DEADLINES.invoiceStatusMs / 1000}) shortens how long any wallet call may take.
+${DATABASE_URL_ENV} (postgres://user:password@host:5432/db) makes this host one of a fleet: hosts
+with the same key and database serve as one provider, their history in the database; a host
+silent for ${FLEET_LEASE_ENV} seconds (default 30) is taken for dead and its jobs run by another.`
 
 /** The start summary waits this long at most for every relay's first connection attempt to end. */
 const SUMMARY_WAIT_MS = RELAY_TIMEOUT_MS + 2000
@@ -53,7 +59,7 @@ const SUMMARY_WAIT_MS = RELAY_TIMEOUT_MS + 2000
  * it is, each relay (connected or failed, and why), kinds, models, payment, price, where its data
  * and its key are.
  */
-const startSummary = (config: Config, dataDir: string, keyFromEnv: boolean) =>
+const startSummary = (config: Config, dataDir: string, keyFromEnv: boolean, databaseUrl: string | undefined) =>
   Effect.gen(function*() {
     const dvm = yield* Kind5050DVM
     const nostr = yield* Nostr
@@ -84,6 +90,7 @@ const startSummary = (config: Config, dataDir: string, keyFromEnv: boolean) =>
       `Price: at least ${config["pricing.minPriceSats"]} sats a job, ${config["pricing.pricePer1kTokens"]} sats per 1,000 tokens` +
         (mode === "free" ? " (not charged in free mode)" : ""),
       `Data dir: ${dataDir}`,
+      ...(databaseUrl ? [`Fleet: job history, settlement and earnings in ${redactUrl(databaseUrl)}, shared by every host with this key`] : []),
       keyFromEnv
         ? `Key: from the environment variable ${SECRET_ENV.nostrSecretKey}`
         : `Key: generated, kept in ${path.join(dataDir, GENERATED_KEY_FILE)} (readable by this user only)`
@@ -132,6 +139,18 @@ const readConfig = (file: string) => {
   return decoded.success
 }
 
+/** The fleet this host joins (env), or undefined: a host alone, its history in the data dir. */
+const fleetOptions = () => {
+  const url = process.env[DATABASE_URL_ENV]?.trim()
+  if (!url) return undefined
+  if (!/^postgres(ql)?:\/\//.test(url)) fail(`${DATABASE_URL_ENV} must be a postgres:// URL (given: ${redactUrl(url)})`)
+  const lease = process.env[FLEET_LEASE_ENV]?.trim()
+  if (!lease) return { databaseUrl: url }
+  const seconds = Number(lease)
+  if (!Number.isFinite(seconds) || seconds < 1 || seconds > 600) fail(`${FLEET_LEASE_ENV} must be a number of seconds from 1 to 600`)
+  return { databaseUrl: url, leaseMs: Math.round(seconds * 1000) }
+}
+
 const walletDeadlines = () => {
   const given = process.env[WALLET_TIMEOUT_ENV]?.trim()
   if (!given) return WALLET_DEADLINES
@@ -144,7 +163,13 @@ const walletDeadlines = () => {
 
 /** Values no log line may show, read when an unexpected error is reported. */
 const secretValues = (dataDir: string): ReadonlyArray<string> => {
-  const values = Object.values(SECRET_ENV).map((name) => process.env[name]?.trim() ?? "")
+  const values = [...Object.values(SECRET_ENV), DATABASE_URL_ENV].map((name) => process.env[name]?.trim() ?? "")
+  try {
+    const password = decodeURIComponent(new URL(process.env[DATABASE_URL_ENV] ?? "").password)
+    if (password) values.push(password)
+  } catch {
+    // no database URL
+  }
   const phrase = parseMnemonic(process.env[SECRET_ENV.sparkMnemonic] ?? "")
   if (typeof phrase === "string") values.push(phrase)
   try {
@@ -202,10 +227,11 @@ const main = async () => {
     if (typeof parsed !== "string") fail(`${SECRET_ENV.sparkMnemonic} is not usable: ${parsed.error}`)
   }
   const deadlines = walletDeadlines()
+  const fleet = fleetOptions()
   fs.mkdirSync(dataDir, { recursive: true })
   await useWasmSignatures()
 
-  const layer = providerLayer({ dataDir, wallet: walletLayer({ deadlines }) }).pipe(
+  const layer = providerLayer({ dataDir, wallet: walletLayer({ deadlines }), ...(fleet ? { fleet: postgresFleetLayer(fleet) } : {}) }).pipe(
     Layer.provide(Layer.mergeAll(Settings.fixed(config), envSecretsLayer(process.env, dataDir))),
     Layer.provideMerge(Logger.layer([consoleLogger((line) => process.stderr.write(line + "\n"))]))
   )
@@ -233,7 +259,7 @@ const main = async () => {
     await runtime.dispose()
     fail(reason || "could not go online", 1)
   }
-  if (!stopping) await runtime.runPromise(startSummary(config, dataDir, keyFromEnv).pipe(Effect.ignore))
+  if (!stopping) await runtime.runPromise(startSummary(config, dataDir, keyFromEnv, fleet?.databaseUrl).pipe(Effect.ignore))
 }
 
 main().catch((e) => fail(`unexpected error: ${e instanceof Error ? e.message : String(e)}`, 1))

@@ -3,6 +3,7 @@
  * (and a log sink); everything else is the same code.
  */
 import { Effect, Layer } from "effect"
+import { Fleet } from "./fleet/Fleet"
 import { Identity } from "./services/Identity"
 import { Inference } from "./services/Inference"
 import { JobPipeline } from "./services/JobPipeline"
@@ -24,6 +25,11 @@ export interface ProviderOptions {
   readonly wallet?: Layer.Layer<Wallet, never, Secrets | Settings>
   /** The deadlines put on that wallet (default WALLET_DEADLINES; tests shorten them). */
   readonly walletDeadlines?: WalletDeadlines
+  /**
+   * A fleet of hosts sharing the key (fleet/PostgresFleet.ts: its JobStore and Fleet on PostgreSQL),
+   * given by the headless host; without it the host is alone, its history in the data dir.
+   */
+  readonly fleet?: Layer.Layer<Fleet | JobStore>
 }
 
 export const providerLayer = (options: ProviderOptions) => {
@@ -31,8 +37,9 @@ export const providerLayer = (options: ProviderOptions) => {
     Nostr.layer,
     Inference.layer,
     Identity.layer,
-    JobStore.layer(options.dataDir),
-    OnlineLock.layer(options.dataDir),
+    options.fleet ?? Layer.provideMerge(Fleet.solo, JobStore.layer(options.dataDir)),
+    // Fleet hosts share the key and the database, not a data dir: the per-dir lock is not theirs.
+    OnlineLock.layer(options.fleet ? undefined : options.dataDir),
     options.wallet ? boundedWallet(options.wallet, options.walletDeadlines) : walletLayer()
   )
   return Kind5050DVM.layer.pipe(

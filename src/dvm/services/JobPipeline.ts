@@ -9,6 +9,7 @@
 import { Cause, Context, Effect, Fiber, Layer, Queue, Schedule, Semaphore, SubscriptionRef } from "effect"
 import { Admission, type AdmissionLimits } from "../admission"
 import { offeredModels } from "../catalogue"
+import { Fleet, openInvoiceOf } from "../fleet/Fleet"
 import type { Config } from "../config"
 import type { RelayError, WalletError } from "../errors"
 import { encryptFor, type EncryptionScheme } from "../protocol/encryption"
@@ -100,6 +101,7 @@ function makeJobPipeline() {
     const wallet = yield* Wallet
     const store = yield* JobStore
     const settlement = yield* Settlement
+    const fleet = yield* Fleet
     const { sign, publishSigned, publishLogged } = publisher(nostr)
 
     const permits = yield* Semaphore.make(1)
@@ -117,6 +119,8 @@ function makeJobPipeline() {
     const activeJobs = new Map<string, string>()
     const activeCount = yield* SubscriptionRef.make(0)
     const cancelled = new Set<string>()
+    /** Jobs another host of the fleet took over while this one stalled: ended here without a word. */
+    const lost = new Set<string>()
     /** Request ids deleted by their author (kind 5) lately: a job not started yet is then never run. */
     const withdrawn = new Map<string, string>()
     /** Every refusal (malformed, denied, rate limited, busy) draws on one budget, so floods get no flood back. */
@@ -271,14 +275,20 @@ function makeJobPipeline() {
 
         let prepaidSats: number | undefined
         if (mode === "pay-first" && quote) {
-          const issued = yield* issueInvoice(job, config, quote.worstSats, "prepaid")
-          yield* sendFeedback(keys, job, "payment-required", {
-            invoice: { amountMsats: satsToMsats(quote.worstSats), bolt11: issued.bolt11 },
-            extra: `pay ${quote.worstSats} sats to start this job`
-          })
-          const outcome = yield* settlement.awaitOutcome(job.id, issued)
-          if (outcome === "expired") return yield* Effect.fail(new JobFailure("the invoice expired unpaid; no work was done"))
-          prepaidSats = quote.worstSats
+          // A job taken over from a fleet host that died keeps its invoice, paid or not: never a second one.
+          const earlier = yield* store.get(job.id)
+          let prepaid = earlier?.payment === "paid" ? earlier.priceSats ?? quote.worstSats : undefined
+          if (prepaid === undefined) {
+            const issued = openInvoiceOf(earlier) ?? (yield* issueInvoice(job, config, quote.worstSats, "prepaid"))
+            yield* sendFeedback(keys, job, "payment-required", {
+              invoice: { amountMsats: satsToMsats(issued.amountSats), bolt11: issued.bolt11 },
+              extra: `pay ${issued.amountSats} sats to start this job`
+            })
+            const outcome = yield* settlement.awaitOutcome(job.id, issued)
+            if (outcome === "expired") return yield* Effect.fail(new JobFailure("the invoice expired unpaid; no work was done"))
+            prepaid = issued.amountSats
+          }
+          prepaidSats = prepaid
           if (!slot.queued) {
             slot.queued = true
             yield* reportQueued(keys, job, admission.enqueue({ paid: true }))
@@ -314,7 +324,14 @@ function makeJobPipeline() {
         })
 
         const content = job.encryption ? encryptFor(job.encryption, keys.secretKey, job.customer, generation.text) : generation.text
-        yield* sign(keys, resultEvent(job, content, invoice, config.relays[0])).pipe(
+        const signed = yield* sign(keys, resultEvent(job, content, invoice, config.relays[0]))
+        // In a fleet: a host that stalled past its lease lost the job to another host, which answers;
+        // else the signed result is kept, so a host taking the job over sends this one, not a second.
+        if (!(yield* fleet.stillOurs(job.id, signed))) {
+          lost.add(job.id)
+          return yield* Effect.interrupt
+        }
+        yield* Effect.succeed(signed).pipe(
           Effect.flatMap((result) => {
             stageRecorder?.(job.id, "result-signed")
             // One attempt runs to its end even when going offline interrupts the job: once a relay
@@ -403,6 +420,7 @@ function makeJobPipeline() {
      */
     const interrupted = (keys: Keys, request: RequestRef) =>
       Effect.gen(function*() {
+        if (lost.delete(request.id)) return yield* Effect.logWarning(`Job ${request.id.slice(0, 8)} was taken over by another host of the fleet`)
         const byCustomer = cancelled.delete(request.id)
         const status = (yield* store.get(request.id))?.status
         if (status === "success" || status === "error") return
@@ -410,17 +428,29 @@ function makeJobPipeline() {
           yield* store.record({ id: request.id, status: "error", error: "cancelled by the customer" })
           return yield* Effect.logInfo(`Job ${request.id.slice(0, 8)} cancelled by the customer`)
         }
+        if (yield* fleet.handingOver) return yield* Effect.logInfo(`Job ${request.id.slice(0, 8)} left to the other hosts of the fleet`)
         yield* failJob(keys, request, "the provider went offline before the job finished").pipe(
           Effect.timeout(OFFLINE_PUBLISH_TIMEOUT_MS),
           Effect.ignore
         )
       })
 
+    /**
+     * A job taken over from a fleet host that died after signing its result (it may have reached a
+     * relay): that same result is sent, so the customer never gets two.
+     */
+    const resendResult = (keys: Keys, request: Addressee, result: NostrEvent) =>
+      publishSigned(result, `result for ${request.id.slice(0, 8)} (signed by the host that died)`).pipe(
+        Effect.retry(RESULT_RETRY),
+        Effect.andThen(store.record({ id: request.id, status: "success", resultId: result.id, finishedAt: Date.now() })),
+        Effect.andThen(Effect.logInfo(`Job ${request.id.slice(0, 8)}: the result its first host signed is sent again`)),
+        Effect.catch((e: RelayError) => failJob(keys, request, `the result could not be delivered: ${e.message}`))
+      )
+
     /** One request, start to end. Never fails: every failure becomes error feedback. */
     const handleRequest = (keys: Keys, event: IncomingEvent) =>
       Effect.gen(function*() {
         stageRecorder?.(event.id, "received")
-        if (yield* store.get(event.id)) return // handled before (another relay, or before a restart)
         const config = yield* settings.current
         const selfTest = selfTestPubkeyOf(keys)
         if (selfTest !== selfTestAllowed) {
@@ -443,6 +473,24 @@ function makeJobPipeline() {
         }
         const encryption = parsed._tag === "Job" ? parsed.job.encryption : parsed.encryption
         const request: Addressee = { ...refOf(event), encryption }
+        // Ours to answer unless handled before (another relay, a restart) or, in a fleet, claimed by another host.
+        const counted = parsed._tag === "Job" && event.malformed === undefined
+        const claim = yield* fleet.claim(event, {
+          room: () => config.maxConcurrentJobs - admission.size,
+          ...(counted
+            ? {
+              limits: {
+                perMinute: config["limits.jobsPerMinutePerCustomer"],
+                inFlight: config["limits.jobsInFlightPerCustomer"],
+                queued: config["limits.maxQueuedJobs"],
+                maxAgeSeconds: config["limits.maxRequestAgeSeconds"]
+              }
+            }
+            : {})
+        })
+        if (claim._tag === "Taken") return
+        if (claim._tag === "Refused") return yield* refuse(keys, event, request, claim.reason, false)
+        if (claim._tag === "Claimed" && claim.result) return yield* resendResult(keys, request, claim.result)
         if (parsed._tag === "Invalid" || event.malformed !== undefined) {
           // The deny list and the per-minute rate apply to malformed requests too (they count toward
           // it), and are answered the same way as for any request.

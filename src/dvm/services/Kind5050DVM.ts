@@ -6,6 +6,7 @@
 import { Cause, Context, Effect, Exit, FiberMap, Layer, Schedule, Scope, Stream, SubscriptionRef } from "effect"
 import { catalogueOf, offeredModels } from "../catalogue"
 import type { Config } from "../config"
+import { Fleet } from "../fleet/Fleet"
 import { GoOnlineError, type RelayError } from "../errors"
 import { serverName } from "../modelServer"
 import { DELETION_KIND, handlerDeletionEvent, handlerInfoEvent, heartbeatEvent, HEARTBEAT_INTERVAL_S } from "../protocol/events"
@@ -119,6 +120,7 @@ function makeKind5050DVM() {
     const settlement = yield* Settlement
     const lock = yield* OnlineLock
     const pipeline = yield* JobPipeline
+    const fleet = yield* Fleet
 
     const status = yield* SubscriptionRef.make<DvmStatus>({ state: "offline", activeJobs: 0 })
     let online: Online | undefined
@@ -217,6 +219,7 @@ function makeKind5050DVM() {
     /** `refresh`: read the models first (the poll has just read them). */
     const announce = (state: Online, refresh = true) =>
       Effect.gen(function*() {
+        if (!(yield* fleet.leading)) return // another host of the fleet speaks for the provider
         const config = yield* settings.current
         if (refresh) yield* refreshModels(config)
         // Each version strictly newer than the last: of two with the same created_at, relays keep the
@@ -229,9 +232,11 @@ function makeKind5050DVM() {
       }).pipe(Effect.catch((e: RelayError) => Effect.logWarning(`Announcement not published: ${e.message}`)))
 
     /** "Still online" (kind 11998, replaceable: a beat sent again only replaces the last). */
+    /** The heartbeat; in a fleet only the leader sends it, counting the fleet's running jobs. */
     const beat = (keys: Keys) =>
       Effect.gen(function*() {
-        const { activeJobs } = yield* SubscriptionRef.get(status)
+        if (!(yield* fleet.leading)) return
+        const activeJobs = (yield* fleet.activeJobs) ?? (yield* SubscriptionRef.get(status)).activeJobs
         yield* publishLogged(keys, heartbeatEvent(keys.pubkey, activeJobs), "heartbeat").pipe(Effect.ignore)
       })
 
@@ -329,6 +334,7 @@ function makeKind5050DVM() {
       const notReady = yield* readiness
       if (notReady) return yield* new GoOnlineError({ message: `Cannot go online: ${notReady}` })
       yield* lock.acquire
+      yield* fleet.join
       // What another window or process sharing the data dir served since we read the history.
       yield* store.refresh
       // Read before the subscription starts: requests it replays are this session's, not cut off.
@@ -375,6 +381,14 @@ function makeKind5050DVM() {
       yield* reportDropped.pipe(Effect.repeat(Schedule.spaced(`${DROPPED_REPORT_MS} millis`)), Effect.forkIn(scope))
       yield* announce(state)
       yield* settlement.resume
+      // In a fleet: the lease, the leadership, and the jobs and invoices of hosts that died.
+      yield* fleet.serve({
+        run: (request) => FiberMap.run(jobs, request.id, pipeline.handle(keys, request), { onlyIfMissing: true }).pipe(Effect.asVoid),
+        fail: (request, reason) => pipeline.fail(keys, request, reason),
+        watch: settlement.watch,
+        lead: Effect.andThen(announce(state), beat(keys)),
+        maxRequestAgeSeconds: Effect.map(settings.current, (c) => c["limits.maxRequestAgeSeconds"])
+      }).pipe(Effect.forkIn(scope))
       // Jobs a crash cut off (the history says they started but never ended) get an answer now.
       for (const job of cutOff) {
         const unpaid = job.payment === "unpaid" ? " (do not pay its earlier invoice)" : ""
@@ -393,20 +407,25 @@ function makeKind5050DVM() {
       if (!state) return
       online = undefined
       yield* setStatus({ state: "going-offline" })
+      // In a fleet only the last host going offline withdraws the announcement.
+      const last = yield* fleet.leave
       // The announcement is withdrawn while the jobs wind down, so a slow relay or a result still
       // being delivered cannot push it past a host's exit deadline. Closing the scope interrupts the
       // subscription and every job (each sends its own error feedback).
       yield* Effect.all([
         Scope.close(state.scope, Exit.void),
-        publishLogged(state.keys, withdrawal(state), "withdrawal").pipe(
-          Effect.timeout(OFFLINE_PUBLISH_TIMEOUT_MS),
-          Effect.catch((e) => Effect.logWarning(`Withdrawal of the announcement not confirmed: ${String((e as { message?: string }).message ?? e)}`))
-        )
+        last
+          ? publishLogged(state.keys, withdrawal(state), "withdrawal").pipe(
+            Effect.timeout(OFFLINE_PUBLISH_TIMEOUT_MS),
+            Effect.catch((e) => Effect.logWarning(`Withdrawal of the announcement not confirmed: ${String((e as { message?: string }).message ?? e)}`))
+          )
+          : Effect.logInfo("Other hosts of the fleet stay online: the announcement stays up")
       ], { concurrency: "unbounded", discard: true })
       yield* reportDropped
       yield* nostr.setRelays([])
       yield* nostr.setAuthSigner(undefined)
       yield* lock.release
+      yield* fleet.left
       yield* setStatus({ state: "offline", onlineSince: undefined, activeJobs: 0, unreachable: undefined })
       yield* Effect.logInfo("Offline")
     })
