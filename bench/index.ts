@@ -1,4 +1,5 @@
 // `npm run bench`: figures, not pass/fail. Each section prints what it measured.
+import { benchHistory } from "./history"
 import { benchHostile } from "./hostile"
 import { benchJobHistory } from "./jobHistory"
 import { benchPipeline } from "./pipeline"
@@ -9,6 +10,7 @@ const main = async () => {
   await benchPipeline()
   await benchSustained()
   await benchJobHistory()
+  await benchHistory()
   await benchHostile()
   await benchVscode()
 }

@@ -10,6 +10,7 @@ import type { JobRecord } from "./dvm/services/JobStore"
 import type { DvmStatus } from "./dvm/services/Kind5050DVM"
 import type { RelayState } from "./dvm/services/Nostr"
 import { providerLayer } from "./dvm/providerLayer"
+import { History } from "./dvm/services/History"
 import { outputChannelLoggerLayer } from "./host/outputChannelLogger"
 import { secretStorageLayer } from "./host/secretStorage"
 import { vscodeSettingsLayer } from "./host/vscodeSettings"
@@ -41,7 +42,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<SellCo
   context.subscriptions.push(log)
 
   const model = new ProviderModel()
-  const provider = providerLayer({ dataDir: context.globalStorageUri.fsPath }).pipe(
+  // The dashboard's whole history (VS Code only): over the same data dir, read when first asked for.
+  const provider = History.layer(context.globalStorageUri.fsPath).pipe(
+    Layer.provideMerge(providerLayer({ dataDir: context.globalStorageUri.fsPath })),
     Layer.provideMerge(Layer.mergeAll(vscodeSettingsLayer, secretStorageLayer(context.secrets))),
     Layer.provideMerge(outputChannelLoggerLayer(log))
   )

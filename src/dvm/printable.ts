@@ -21,6 +21,10 @@ export const printable = (text: string, max = 200): string => {
   return cut.replace(UNPRINTABLE, escape)
 }
 
+/** The start of a prompt for the dashboard's job list: whitespace runs made one space, escaped, ~100 characters. */
+export const PREVIEW_MAX = 100
+export const preview = (text: string, max = PREVIEW_MAX): string => printable(text.slice(0, max * 2).replace(/\s+/g, " ").trim(), max)
+
 /** A whole log line: escaped, and capped so one message cannot flood a log. */
 export const LOG_LINE_MAX = 2000
 export const logSafe = (line: string): string => printable(line, LOG_LINE_MAX)

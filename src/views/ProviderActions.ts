@@ -5,7 +5,7 @@
  */
 import * as os from "node:os"
 import * as path from "node:path"
-import { Cause, type Context, Effect, Exit, type ManagedRuntime, Option, SubscriptionRef } from "effect"
+import { Cause, type Context, Effect, Exit, type ManagedRuntime, SubscriptionRef } from "effect"
 import * as vscode from "vscode"
 import { qualifiedId, SETTINGS_SECTION, settingIds, type WALLET_BACKENDS } from "../dvm/config"
 import { newMnemonic, parseMnemonic } from "../dvm/mnemonic"
@@ -27,7 +27,7 @@ import { nwcUrlProblem } from "./walletInput"
 
 type WalletBackend = (typeof WALLET_BACKENDS)[number]
 
-export type ProviderServices = Kind5050DVM | Identity | Inference | Wallet | JobStore | Nostr | Settings | Secrets
+export type ProviderServices = Kind5050DVM | Identity | Inference | Wallet | JobStore | History | Nostr | Settings | Secrets
 export type ProviderRuntime = ManagedRuntime.ManagedRuntime<ProviderServices, unknown>
 
 /** The guided first run (package.json `contributes.walkthroughs`). */
@@ -172,14 +172,9 @@ export class ProviderActions {
     vscode.window.setStatusBarMessage("$(check) Sell Compute: free mode, jobs are served without charge", 4000)
   }
 
-  /**
-   * Runs `use` on the job history; undefined when this build has no history service. A failure
-   * is logged and rethrown with its reason.
-   */
-  async history<A>(use: (history: HistoryShape) => Effect.Effect<A>): Promise<A | undefined> {
-    return this.#runtime.runPromise(
-      Effect.serviceOption(History).pipe(Effect.flatMap((history) => Option.isSome(history) ? use(history.value) : Effect.undefined))
-    )
+  /** Runs `use` on the whole job history (History). */
+  async history<A>(use: (history: HistoryShape) => Effect.Effect<A>): Promise<A> {
+    return this.#runtime.runPromise(History.use(use))
   }
 
   /** The jobs the filter selects, as CSV, into a file the person picks. */
@@ -192,10 +187,9 @@ export class ProviderActions {
       saveLabel: "Export"
     })
     if (!target) return
-    const exit = await this.#runtime.runPromiseExit(Effect.promise(() => this.history((history) => history.csv(filter))))
-    if (Exit.isFailure(exit) || exit.value === undefined) {
-      const reason = Exit.isFailure(exit) ? reasonOf(exit.cause) : "the job history is not available"
-      void vscode.window.showErrorMessage(`Exporting the jobs failed: ${reason}`)
+    const exit = await this.#runtime.runPromiseExit(History.use((history) => history.csv(filter)))
+    if (Exit.isFailure(exit)) {
+      void vscode.window.showErrorMessage(`Exporting the jobs failed: ${reasonOf(exit.cause)}`)
       return
     }
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(exit.value))

@@ -205,8 +205,7 @@ class SellComputePanel {
 
   async #postOverview(): Promise<void> {
     try {
-      const overview = await this.#deps.actions.history((history) => history.overview)
-      this.#send(overview ? { type: "overview", overview } : { type: "overview", problem: "The job history is not available in this build." })
+      this.#send({ type: "overview", overview: await this.#deps.actions.history((history) => history.overview) })
     } catch (e) {
       this.#send({ type: "overview", problem: `The job history cannot be read: ${e instanceof Error ? e.message : String(e)}` })
     }
@@ -215,6 +214,7 @@ class SellComputePanel {
   async #postPage(): Promise<void> {
     const query = this.#query
     const page = await this.#deps.actions.history((history) => history.page(query.filter, query.offset, query.limit)).catch(() => undefined)
+    // A page that cannot be read leaves the one shown (the overview says why).
     if (!page || query !== this.#query) return // a newer query is on its way
     this.#send({
       type: "page",

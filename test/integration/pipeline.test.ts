@@ -122,6 +122,10 @@ describe("job pipeline against a real relay and an Ollama API", function() {
     assert.equal(record?.status, "success")
     assert.equal(record?.payment, "unpaid")
     assert.equal(record?.priceSats, tokens)
+    // What the dashboard shows: the prompt's start, when it ran, and the result it got.
+    assert.equal(record?.promptPreview, "why is the sky blue")
+    assert.equal(record?.resultId, result.id)
+    assert.ok(record?.startedAt !== undefined && record.finishedAt !== undefined && record.receivedAt <= record.startedAt && record.startedAt <= record.finishedAt)
   })
 
   for (const scheme of ["nip04", "nip44"] as const) {
@@ -143,6 +147,9 @@ describe("job pipeline against a real relay and an Ollama API", function() {
       assert.equal(customer.decrypt(scheme, provider.pubkey, result.content), "secret answer")
       assert.equal(ollama.requests.at(-1)?.prompt, "a private question")
       assert.equal(ollama.requests.at(-1)?.options.num_predict, 50)
+      const record = await provider.jobRecord(job.id)
+      assert.equal(record?.promptPreview, undefined, "an encrypted prompt is never kept")
+      assert.equal(record?.resultId, result.id)
     })
   }
 

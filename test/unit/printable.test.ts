@@ -1,7 +1,7 @@
 // Text from outside in a log line: every control character escaped, so no terminal escape runs and
 // no line is forged; long text cut.
 import assert from "node:assert/strict"
-import { logSafe, LOG_LINE_MAX, printable } from "../../src/dvm/printable"
+import { logSafe, LOG_LINE_MAX, preview, printable } from "../../src/dvm/printable"
 
 describe("printable text for the log", () => {
   it("escapes C0, DEL and C1 controls, line and paragraph separators and bidi overrides", () => {
@@ -24,5 +24,11 @@ describe("printable text for the log", () => {
   it("turns a forged log line into part of the one it is in", () => {
     const forged = "text\n2026-01-01T00:00:00.000Z INFO  Job deadbeef paid: 100000 sats"
     assert.equal(logSafe(forged).split("\n").length, 1)
+  })
+
+  it("previews a prompt on one line: whitespace runs made one space, controls escaped, about 100 characters", () => {
+    assert.equal(preview("  why is\n\n the sky\tblue?  "), "why is the sky blue?")
+    assert.equal(preview("a\u001b[2Jb"), "a\\x1b[2Jb")
+    assert.equal(preview("word ".repeat(100)), `${"word ".repeat(20)}…`)
   })
 })

@@ -7,7 +7,8 @@
  * CONTRACT (session of 2026-11-27): the types and the service shape below are what the webview
  * side builds against. The implementation (`History.layer`) is written behind them.
  */
-import { Context, type Effect } from "effect"
+import { Context, type Effect, Layer, type Stream } from "effect"
+import { type HistoryOptions, makeHistory } from "../history/makeHistory"
 import type { JobRecord, JobStatus, PaymentState } from "./JobStore"
 
 /** Totals over one period. Jobs count by the local day they were received, sats by the day paid. */
@@ -17,9 +18,9 @@ export interface PeriodTotals {
   readonly failed: number
   /** Sats the wallet confirmed paid. */
   readonly satsPaid: number
-  /** Sats invoiced and still open (not paid, not expired). */
+  /** Sats invoiced and still open (not paid, not expired), on the day the job was received. */
   readonly satsAwaiting: number
-  /** Jobs served without charge (free mode, or a price of 0). */
+  /** Jobs served without charge (payment "free", or a success at a price of 0). */
   readonly freeJobs: number
 }
 
@@ -63,6 +64,20 @@ export interface HistoryPage {
   readonly limit: number
   /** Every model and customer seen in the history, for the filter pickers (bounded, most used first). */
   readonly models: ReadonlyArray<string>
+  /** Customers (hex pubkeys) seen in the history, for the filter picker (bounded, most served first). */
+  readonly customers?: ReadonlyArray<string>
+}
+
+/** How the history was opened, for the log and the bench. */
+export interface HistoryInfo {
+  /** "reused": from the saved rollup plus what the files gained since; "rebuilt": read from every file; "memory": no data dir. */
+  readonly opened: "reused" | "rebuilt" | "memory"
+  /** Why it was rebuilt (no rollup saved, corrupt, a file gone or replaced, an earlier archive appeared...). */
+  readonly reason?: string
+  readonly jobs: number
+  readonly files: number
+  /** History bytes read since it was opened. */
+  readonly bytesRead: number
 }
 
 export class History extends Context.Service<History, {
@@ -72,4 +87,11 @@ export class History extends Context.Service<History, {
   readonly job: (id: string) => Effect.Effect<JobRecord | undefined>
   /** The jobs matching the filter as CSV (RFC 4180, header row, newest first). */
   readonly csv: (filter: HistoryFilter) => Effect.Effect<string>
-}>()("sellCompute/History") {}
+  /** Emits (coalesced, shortly after) when jobs changed and the figures above may differ: the dashboard re-asks then. */
+  readonly changes: Stream.Stream<void>
+  readonly info: Effect.Effect<HistoryInfo>
+}>()("sellCompute/History") {
+  /** Over the history in `dataDir` (the JobStore's); without one, over JobStore's memory. Needs JobStore. */
+  static readonly layer = (dataDir: string | undefined, options: HistoryOptions = {}) =>
+    Layer.effect(History, makeHistory(dataDir, options))
+}

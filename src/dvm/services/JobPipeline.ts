@@ -16,6 +16,7 @@ import { hexPubkey, type Keys } from "../protocol/identity"
 import { generationOptions, type GenerationOptions, type JobRequest, parseJobRequest } from "../protocol/jobRequest"
 import { type IncomingEvent, type NostrEvent, tagValues } from "../protocol/nostrEvent"
 import { priceSats, satsToMsats } from "../pricing"
+import { preview } from "../printable"
 import { isPublicRelayUrl } from "../publicRelay"
 import { PromptTokens, utf8Bytes } from "../promptTokens"
 import { pricingOf, quoteFor } from "../quote"
@@ -271,7 +272,7 @@ function makeJobPipeline() {
           }
         }
 
-        yield* store.record({ id: job.id, status: "processing" })
+        yield* store.record({ id: job.id, status: "processing", startedAt: Date.now() })
         // The model's request goes out first (the fork runs until it waits for Ollama), then
         // `processing`, signed while the model works. Its fork also starts at once: its frame is on
         // every relay's connection before the fork returns, so it precedes any partial, the result
@@ -308,7 +309,7 @@ function makeJobPipeline() {
             // same signed result is retried, so a customer never sees two different results.
             return publishSigned(result, `result for ${job.id.slice(0, 8)}`, secureRelays(job.replyRelays)).pipe(
               Effect.tap(() => Effect.sync(() => stageRecorder?.(job.id, "result-ok"))),
-              Effect.andThen(store.record({ id: job.id, status: "success" })),
+              Effect.andThen(Effect.suspend(() => store.record({ id: job.id, status: "success", finishedAt: Date.now(), resultId: result.id }))),
               Effect.uninterruptible,
               Effect.retry(RESULT_RETRY)
             )
@@ -369,7 +370,8 @@ function makeJobPipeline() {
         yield* failJob(keys, request, reason, undefined, aboutRequest)
       })
 
-    const recordReceived = (event: NostrEvent, encrypted: boolean) =>
+    /** `prompt`: a plain job's, whose start the dashboard shows (an encrypted job's is never kept). */
+    const recordReceived = (event: NostrEvent, encrypted: boolean, prompt?: string) =>
       store.record({
         id: event.id,
         customer: event.pubkey,
@@ -377,7 +379,8 @@ function makeJobPipeline() {
         requestedAt: event.created_at,
         receivedAt: Date.now(),
         status: "received",
-        encrypted
+        encrypted,
+        ...(prompt !== undefined && !encrypted ? { promptPreview: preview(prompt) } : {})
       })
 
     /**
@@ -434,7 +437,7 @@ function makeJobPipeline() {
         const slot = { queued: config["payment.mode"] !== "pay-first" }
         const admitted = admission.admit(event.pubkey, Date.now(), { queue: slot.queued })
         if (admitted._tag === "Refused") return yield* refuse(keys, event, request, admitted.reason, false)
-        yield* recordReceived(event, encryption !== undefined)
+        yield* recordReceived(event, encryption !== undefined, parsed.job.prompt)
         activeJobs.set(event.id, event.pubkey)
         yield* showActiveJobs
         yield* Effect.gen(function*() {
