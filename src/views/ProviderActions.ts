@@ -58,6 +58,10 @@ export class ProviderActions {
     this.#log = log
   }
 
+  logInfo(line: string): void {
+    void this.#runtime.runPromise(Effect.logInfo(line))
+  }
+
   showLog(): void {
     this.#log.show(true)
   }
@@ -160,7 +164,8 @@ export class ProviderActions {
   async openWalkthrough(step?: WalkthroughStep): Promise<void> {
     await vscode.commands.executeCommand(
       "workbench.action.openWalkthrough",
-      step ? { category: WALKTHROUGH_ID, step: `${WALKTHROUGH_ID}#${step}` } : WALKTHROUGH_ID,
+      // VS Code joins them as `${category}#${step}`.
+      step ? { category: WALKTHROUGH_ID, step } : WALKTHROUGH_ID,
       false
     )
   }

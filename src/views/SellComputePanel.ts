@@ -94,6 +94,9 @@ class SellComputePanel {
   /** The page of the history shown, asked for again when jobs change. */
   #query: PanelQuery = FIRST_PAGE
   #lastJobs: unknown
+  /** From the panel's creation until its first earnings and page were posted (logged once, for the bench). */
+  readonly #openedAt = performance.now()
+  #openLogged = false
   /** When what the shown checks depend on changes, their answers are stale. */
   #checkedWith: string
 
@@ -201,6 +204,13 @@ class SellComputePanel {
 
   async #postHistory(): Promise<void> {
     await Promise.all([this.#postOverview(), this.#postPage()])
+    if (this.#openLogged) return
+    this.#openLogged = true
+    const { heapUsed, rss } = process.memoryUsage()
+    const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`
+    this.#deps.actions.logInfo(
+      `Dashboard opened in ${(performance.now() - this.#openedAt).toFixed(0)} ms (earnings and first page posted); extension host heap ${mib(heapUsed)}, RSS ${mib(rss)}`
+    )
   }
 
   async #postOverview(): Promise<void> {

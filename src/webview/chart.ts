@@ -37,12 +37,12 @@ export const drawChart = (container: HTMLElement, points: ReadonlyArray<ChartPoi
     scales: { x: { time: true }, sats: { auto: true, range: (_u, _min, max) => [0, Math.max(1, max)] }, jobs: { auto: true, range: (_u, _min, max) => [0, Math.max(1, max)] } },
     axes: [
       { ...axis("x"), values: range === "days" ? "{M}/{D}" : "{HH}:00" },
-      { ...axis("sats"), label: "sats", labelFont: font },
-      { ...axis("jobs", 1), label: "jobs", labelFont: font, grid: { show: false } }
+      { ...axis("sats"), label: "sats", labelFont: font, size: 64, labelSize: 18 },
+      { ...axis("jobs", 1), label: "jobs", labelFont: font, size: 56, labelSize: 18, grid: { show: false } }
     ],
     series: [
       {},
-      { label: "Sats paid", scale: "sats", stroke: sats, fill: sats, width: 1, paths: uPlot.paths.bars?.({ size: [0.6, 40] }) },
+      { label: "Sats paid", scale: "sats", stroke: sats, fill: /^#[0-9a-f]{6}$/i.test(sats) ? `${sats}99` : sats, width: 1, paths: uPlot.paths.bars?.({ size: [0.6, 40] }) },
       { label: "Jobs", scale: "jobs", stroke: jobs, width: 2, points: { show: true, size: 4, fill: jobs } }
     ],
     legend: { show: true },

@@ -299,6 +299,7 @@ const jobRow = (job: PanelJob) => {
   const row = el("tr")
   row.dataset.jobId = job.id
   row.dataset.status = job.status
+  row.dataset.receivedAt = String(job.receivedAt)
 
   const when = el("td")
   const open = el("button", dateTime(job.receivedAt), "link")
@@ -362,8 +363,11 @@ const renderPage = (p: PanelPage) => {
   const select = byId<HTMLSelectElement>("filter-model")
   const chosen = p.filter.model ?? ""
   const models = [...new Set([...p.models, ...(chosen ? [chosen] : [])])]
-  select.replaceChildren(el("option", "All"), ...models.map((m) => el("option", m)))
-  select.options[0]!.value = "" // the others' value is their text
+  select.replaceChildren(...["", ...models].map((m) => {
+    const option = el("option", m || "All")
+    option.value = m
+    return option
+  }))
   select.value = chosen
 }
 
