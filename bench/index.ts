@@ -1,4 +1,5 @@
 // `npm run bench`: figures, not pass/fail. Each section prints what it measured.
+import { benchDashboard } from "./dashboard"
 import { benchHistory } from "./history"
 import { benchHostile } from "./hostile"
 import { benchJobHistory } from "./jobHistory"
@@ -13,6 +14,7 @@ const main = async () => {
   await benchHistory()
   await benchHostile()
   await benchVscode()
+  await benchDashboard()
 }
 
 main().then(() => process.exit(0), (e) => {

@@ -187,7 +187,9 @@ const main = async () => {
   if (started._tag === "Failure") {
     const reason = started.cause.reasons.map((r) => (r._tag === "Fail" ? (r.error as { message?: string }).message : String(r))).join("; ")
     await runtime.dispose()
-    fail(reason || "could not go online", 1)
+    // The wallet's own words name no host; here its secret comes from the environment.
+    const hint = /wallet/i.test(reason) ? ` (the wallet's secret comes from ${SECRET_ENV.sparkMnemonic} or ${SECRET_ENV.nwcUrl}, see --help)` : ""
+    fail(reason ? `${reason}${hint}` : "could not go online", 1)
   }
   if (!stopping) await runtime.runPromise(startSummary(config, dataDir, keyFromEnv).pipe(Effect.ignore))
 }

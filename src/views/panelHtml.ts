@@ -120,7 +120,7 @@ export const panelHtml = (page: PanelPage): string => `<!DOCTYPE html>
     <div class="scroll">
       <table id="job-list">
         <thead>
-          <tr><th scope="col">Received</th><th scope="col">Customer</th><th scope="col">Kind</th><th scope="col">Model</th><th scope="col">Prompt</th><th scope="col">Tokens</th><th scope="col">Duration</th><th scope="col">Price</th><th scope="col">Payment</th><th scope="col">Status</th></tr>
+          <tr><th scope="col">Received</th><th scope="col">Customer</th><th scope="col">Status</th><th scope="col">Payment</th><th scope="col">Price</th><th scope="col">Model</th><th scope="col">Tokens</th><th scope="col">Duration</th><th scope="col">Kind</th><th scope="col">Prompt</th></tr>
         </thead>
         <tbody></tbody>
       </table>

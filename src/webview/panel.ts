@@ -335,17 +335,18 @@ const jobRow = (job: PanelJob) => {
   payment.dataset.payment = job.payment ?? "none"
   payment.append(job.payment ? withIcon(paymentIcons[job.payment], paymentWords[job.payment], "with-icon") : el("span", "–"))
 
+  // What a seller looks for first comes first: a narrow view scrolls the rest into reach.
   row.append(
     when,
     customer,
-    el("td", String(job.kind)),
+    status,
+    payment,
+    el("td", job.priceSats !== undefined ? plural(job.priceSats, "sat") : "–", "num"),
     el("td", job.model ?? "–"),
-    promptCell,
     el("td", job.tokens !== undefined ? number(job.tokens) : "–", "num"),
     el("td", job.durationMs !== undefined ? duration(job.durationMs) : "–", "num"),
-    el("td", job.priceSats !== undefined ? plural(job.priceSats, "sat") : "–", "num"),
-    payment,
-    status
+    el("td", String(job.kind)),
+    promptCell
   )
   return row
 }

@@ -219,7 +219,7 @@ export const makeNwcWallet = (deadlines: WalletDeadlines = WALLET_DEADLINES) =>
     const connect = Effect.gen(function*() {
       const uri = yield* secrets.get("nwcUrl")
       if (!uri) {
-        return yield* new WalletError({ message: "No Nostr Wallet Connect string is set (run \"Sell Compute: Connect NWC Wallet\", or set SELL_COMPUTE_NWC_URL headless)" })
+        return yield* new WalletError({ message: "No Nostr Wallet Connect string is set" })
       }
       if (!connection) {
         const opening: Promise<Connection> = arriveWithin(

@@ -117,7 +117,7 @@ export const makeSparkWallet = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk,
       const connect = Effect.gen(function*() {
         const mnemonic = yield* secrets.get("sparkMnemonic")
         if (!mnemonic) {
-          return yield* new WalletError({ message: "No Spark wallet is set up yet (run \"Sell Compute: Set Up Wallet\", or set SELL_COMPUTE_SPARK_MNEMONIC headless)" })
+          return yield* new WalletError({ message: "No Spark wallet is set up yet" })
         }
         const network = (yield* settings.current)["spark.network"]
         if (wallet && madeFrom !== `${network} ${mnemonic}`) yield* reset

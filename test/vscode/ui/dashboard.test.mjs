@@ -162,7 +162,8 @@ export default [
       const input = ctx.page.locator(".quick-input-widget input");
       await input.waitFor();
       await input.fill(target);
-      await ctx.page.keyboard.press("Enter");
+      // VS Code's own save dialog (the simple one, in the browser): the path typed, then OK.
+      await ctx.page.locator(".quick-input-widget").getByRole("button", { name: "OK" }).click();
       await waitForFile(target);
       const lines = fs.readFileSync(target, "utf8").split("\r\n").filter((line) => line !== "");
       assert.equal(lines.length, failedOnModel.length + 1, "a header and one line per job shown");
