@@ -1,6 +1,5 @@
 // Shared by the UI tests (not a test file itself): a NIP-90 customer in the test process, the
 // Ollama stand-in's control, and panel helpers.
-import fs from "node:fs";
 import path from "node:path";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure";
 import { SimplePool, useWebSocketImplementation } from "nostr-tools/pool";
@@ -93,14 +92,6 @@ export async function webviewFrame(ctx) {
   const outer = await ctx.page.locator("iframe.webview.ready").filter({ visible: true }).elementHandle();
   const inner = await (await outer.contentFrame()).locator("iframe#active-frame").elementHandle();
   return inner.contentFrame();
-}
-
-// Rewrites the profile's user settings (VS Code follows the file): `patch` merged over what is there.
-export function updateUserSettings(ctx, patch) {
-  const file = path.join(ctx.userDataDir, "User/settings.json");
-  const settings = { ...JSON.parse(fs.readFileSync(file, "utf8")), ...patch };
-  for (const [key, value] of Object.entries(patch)) if (value === undefined) delete settings[key];
-  fs.writeFileSync(file, JSON.stringify(settings, null, 2));
 }
 
 // The extension's data dir in a code-server profile (context.globalStorageUri).
