@@ -94,6 +94,8 @@ class SellComputePanel {
   /** The page of the history shown, asked for again when jobs change. */
   #query: PanelQuery = FIRST_PAGE
   #lastJobs: unknown
+  /** The page last posted, as sent; reset when the page is rebuilt. */
+  #lastPage: string | undefined
   /** From the panel's creation until its first earnings and page were posted (logged once, for the bench). */
   readonly #openedAt = performance.now()
   #openLogged = false
@@ -112,7 +114,10 @@ class SellComputePanel {
       }),
       panel.onDidChangeViewState(() => {
         // Hidden, the page is torn down; shown again, it posts `ready` anew.
-        if (!panel.visible) this.#ready = false
+        if (!panel.visible) {
+          this.#ready = false
+          this.#lastPage = undefined
+        }
       }),
       deps.model.onDidChange((snapshot) => {
         this.#schedulePost()
@@ -156,6 +161,7 @@ class SellComputePanel {
     switch (message.type) {
       case "ready": {
         this.#ready = true
+        this.#lastPage = undefined
         this.#post()
         void this.#postHistory()
         const checkedAt = model.snapshot.checkedAt
@@ -184,6 +190,7 @@ class SellComputePanel {
         return actions.openWalkthrough(message.step)
       case "query":
         this.#query = message.query
+        this.#lastPage = undefined // asked for: always answered
         return this.#postPage()
       case "jobDetail":
         return this.#postJob(message.id)
@@ -226,10 +233,15 @@ class SellComputePanel {
     const page = await this.#deps.actions.history((history) => history.page(query.filter, query.offset, query.limit)).catch(() => undefined)
     // A page that cannot be read leaves the one shown (the overview says why).
     if (!page || query !== this.#query) return // a newer query is on its way
-    this.#send({
+    const message: HostMessage = {
       type: "page",
       page: { filter: query.filter, offset: page.offset, limit: page.limit, total: page.total, models: page.models, rows: page.rows.map(panelJob) }
-    })
+    }
+    // Unchanged (the history moved elsewhere): not redrawn under the person's eyes.
+    const text = JSON.stringify(message)
+    if (text === this.#lastPage) return
+    this.#lastPage = text
+    this.#send(message)
   }
 
   async #postJob(id: string): Promise<void> {

@@ -6,7 +6,8 @@ import * as vscode from "vscode"
 import { blockerOf, onlineProblem } from "./present"
 import type { ProviderModel, ProviderSnapshot } from "./ProviderModel"
 
-export const SUMMARY_VIEW_ID = "sellCompute.summary"
+// Not "sellCompute.…": VS Code registers `<view id>.focus` and friends, which are not our commands.
+export const SUMMARY_VIEW_ID = "sellComputeSummary"
 
 const plural = (n: number, word: string) => `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`
 

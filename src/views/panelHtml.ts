@@ -161,10 +161,6 @@ export const panelHtml = (page: PanelPage): string => `<!DOCTYPE html>
         <p><code id="npub">…</code></p>
         <vscode-button id="copy-npub" secondary icon="copy" disabled>Copy</vscode-button>
       </section>
-      <section id="today" class="card" aria-labelledby="today-title">
-        <h3 id="today-title"><span class="codicon codicon-calendar" aria-hidden="true"></span> Today</h3>
-        <p class="summary"><span id="jobs-today">0 jobs</span>, <span id="sats-today">0 sats</span> earned</p>
-      </section>
     </div>
     <h3 id="relays-title">Relays</h3>
     <ul id="relay-list" aria-labelledby="relays-title"></ul>

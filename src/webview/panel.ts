@@ -188,8 +188,6 @@ const renderIdentity = (state: PanelState) => {
 }
 
 const renderFacts = (state: PanelState) => {
-  byId("jobs-today").textContent = plural(state.earnings.jobsToday, "job")
-  byId("sats-today").textContent = plural(state.earnings.satsEarnedToday, "sat")
   byId("model").textContent = state.model
   byId("payment-mode").textContent = state.paymentMode
   byId("prices").textContent = state.paymentMode === "free"
@@ -353,7 +351,15 @@ const jobRow = (job: PanelJob) => {
 
 const renderPage = (p: PanelPage) => {
   page = p
+  // Redrawn while a person is on a row (new jobs came in): the focus stays on that job's button.
+  const focused = document.activeElement instanceof HTMLElement && document.activeElement.closest("#job-list")
+    ? { job: document.activeElement.closest("tr")?.dataset.jobId, open: document.activeElement.dataset.open !== undefined }
+    : undefined
   byId("job-list").querySelector("tbody")?.replaceChildren(...p.rows.map(jobRow))
+  if (focused?.job) {
+    const row = [...byId("job-list").querySelectorAll("tbody tr")].find((r) => (r as HTMLElement).dataset.jobId === focused.job)
+    row?.querySelector<HTMLElement>(focused.open ? "button[data-open]" : "button[data-copy]")?.focus()
+  }
   byId("no-jobs").hidden = p.total > 0
   const filtered = Object.values(p.filter).some((v) => v !== undefined && v !== "")
   byId("page-summary").textContent = p.total === 0
