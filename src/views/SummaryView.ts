@@ -34,7 +34,8 @@ export const summaryItems = (s: ProviderSnapshot): Array<vscode.TreeItem> => {
   return [
     state,
     ...(blocker ? [item(blocker.reason, "info", { command: "sellCompute.openWalkthrough", tooltip: "Open the setup guide at this step", args: [blocker.step] })] : []),
-    item("Today", "calendar", { description: `${plural(s.earnings.jobsToday, "job")}, ${plural(s.earnings.satsEarnedToday, "sat")}` }),
+    // JobStore's count: jobs served (succeeded) today, as the status bar's tooltip counts them.
+    item("Today", "calendar", { description: `${plural(s.earnings.jobsToday, "job")} served, ${plural(s.earnings.satsEarnedToday, "sat")}` }),
     item("All time", "graph", { description: plural(s.earnings.satsEarnedTotal, "sat") }),
     item("Open Dashboard", "dashboard", { command: "sellCompute.openPanel" }),
     item("Setup Guide", "book", { command: "sellCompute.openWalkthrough" })

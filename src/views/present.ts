@@ -122,7 +122,7 @@ export const statusBarTooltip = (s: ProviderSnapshot): string => {
     ...(problem ? [`$(warning) ${escapeMarkdown(problem)}`] : []),
     `Relays: ${connected}/${total} connected`,
     `Model: ${escapeMarkdown(modelLabel(s))}`,
-    `Today: ${plural(s.earnings.jobsToday, "job")}, ${plural(s.earnings.satsEarnedToday, "sat")} earned`,
+    `Today: ${plural(s.earnings.jobsToday, "job")} served, ${plural(s.earnings.satsEarnedToday, "sat")} earned`,
     ...(s.status.activeJobs > 0 ? [`Running now: ${plural(s.status.activeJobs, "job")}`] : []),
     `Click to ${escapeMarkdown(clickAction(s))}.`,
     [

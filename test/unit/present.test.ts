@@ -68,7 +68,7 @@ describe("status bar", () => {
     const tooltip = statusBarTooltip(online)
     assert.match(tooltip, /Relays: 2\/3 connected/)
     assert.match(tooltip, /Model: llama3\\\.2/)
-    assert.match(tooltip, /Today: 4 jobs, 12 sats earned/)
+    assert.match(tooltip, /Today: 4 jobs served, 12 sats earned/)
   })
 
   it("names the first installed model when none is set", () => {

@@ -243,9 +243,10 @@ export default [
       }
 
       // Usable at 360 px: nothing but the tables' own scrollers is wider than the view.
-      await ctx.page.setViewportSize({ width: 420, height: 900 });
-      await ctx.page.keyboard.press("Control+B"); // the side bar closed: the editor has the width
-      await frame.waitForFunction(() => document.documentElement.clientWidth <= 420, null, { timeout: 10_000 });
+      await ctx.page.locator(".tabs-container .tab.active").click();
+      await ctx.runCommand("View: Close Primary Side Bar"); // the editor gets the width beside the activity bar
+      await ctx.page.setViewportSize({ width: 410, height: 900 });
+      await frame.waitForFunction(() => document.documentElement.clientWidth >= 340 && document.documentElement.clientWidth <= 370, null, { timeout: 10_000 });
       const overflow = await frame.evaluate(() => ({ width: document.documentElement.clientWidth, scroll: document.documentElement.scrollWidth }));
       assert.ok(overflow.scroll <= overflow.width, `the page scrolls sideways at ${overflow.width} px (${overflow.scroll} px wide)`);
       await ctx.screenshot("dashboard-narrow");
