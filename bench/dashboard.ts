@@ -28,6 +28,7 @@ const EXTENSION_LOG = path.join("sell-compute.sell-compute", "Sell Compute.log")
 interface Frames {
   locator(selector: string): Frames
   filter(options: { visible: boolean }): Frames
+  first(): Frames
   contentFrame(): Frames
   locator(selector: string, options?: { hasText: string }): Frames
   waitFor(options?: { timeout?: number }): Promise<void>
@@ -53,7 +54,7 @@ async function openDashboard(context: BrowserContext, url: string, workspace: st
   // The earnings' all-time jobs cell, inside the webview's two iframes.
   const frame = (page as unknown as Frames).locator("iframe.webview.ready").filter({ visible: true }).contentFrame().locator("iframe#active-frame").contentFrame()
   await frame.locator('#earnings-table tr[data-metric="jobs"] td[data-period="allTime"]', { hasText: JOBS.toLocaleString("en-US") }).waitFor()
-  await frame.locator("#job-list tbody tr").waitFor()
+  await frame.locator("#job-list tbody tr").first().waitFor()
   return { wallMs: performance.now() - started }
 }
 
