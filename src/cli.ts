@@ -161,7 +161,9 @@ const main = async () => {
   fs.mkdirSync(dataDir, { recursive: true })
   await useWasmSignatures()
 
-  const layer = providerLayer({ dataDir, wallet: walletLayer({ deadlines }) }).pipe(
+  // A wallet not set up is named with this host's way to set it: the environment.
+  const setUpHint = { spark: `set ${SECRET_ENV.sparkMnemonic}`, nwc: `set ${SECRET_ENV.nwcUrl}` }
+  const layer = providerLayer({ dataDir, wallet: walletLayer({ deadlines, setUpHint }) }).pipe(
     Layer.provide(Layer.mergeAll(Settings.fixed(config), envSecretsLayer(process.env, dataDir))),
     Layer.provideMerge(Logger.layer([consoleLogger((line) => process.stderr.write(line + "\n"))]))
   )
@@ -187,9 +189,7 @@ const main = async () => {
   if (started._tag === "Failure") {
     const reason = started.cause.reasons.map((r) => (r._tag === "Fail" ? (r.error as { message?: string }).message : String(r))).join("; ")
     await runtime.dispose()
-    // The wallet's own words name no host; here its secret comes from the environment.
-    const hint = /wallet/i.test(reason) ? ` (the wallet's secret comes from ${SECRET_ENV.sparkMnemonic} or ${SECRET_ENV.nwcUrl}, see --help)` : ""
-    fail(reason ? `${reason}${hint}` : "could not go online", 1)
+    fail(reason || "could not go online", 1)
   }
   if (!stopping) await runtime.runPromise(startSummary(config, dataDir, keyFromEnv).pipe(Effect.ignore))
 }
