@@ -18,7 +18,7 @@ const ORIGIN = "https://webview.test"
 const freshBundle = (): string => {
   assert.ok(fs.existsSync(bundle), "media/panel.js is missing: run `npm run build` (npm test does)")
   const built = fs.statSync(bundle).mtimeMs
-  for (const source of ["src/webview/panel.ts", "src/views/messages.ts"]) {
+  for (const source of ["src/webview/panel.ts", "src/webview/chart.ts", "src/views/messages.ts"]) {
     assert.ok(fs.statSync(path.join(root, source)).mtimeMs <= built, `media/panel.js is older than ${source}: run \`npm run build\``)
   }
   return fs.readFileSync(bundle, "utf8")
