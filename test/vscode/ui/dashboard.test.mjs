@@ -70,9 +70,7 @@ async function waitForSummary(panel, text) {
 // Through the theme picker, as a person would (the settings file is not watched in code-server).
 async function setTheme(ctx, frame, [theme, bodyClass]) {
   const { page } = ctx;
-  await page.locator(".tabs-container .tab.active").click(); // the keyboard back to the workbench, out of the webview
-  const input = page.locator(".quick-input-widget input");
-  await page.keyboard.press("F1");
+  const input = await openPalette(page);
   await input.fill(">Preferences: Color Theme");
   // Not the focused row: "Browse Color Themes in Marketplace" may come first.
   await page.locator(".quick-input-list .monaco-list-row", { hasText: /^Preferences: Color Theme/ }).first().click();
@@ -81,6 +79,22 @@ async function setTheme(ctx, frame, [theme, bodyClass]) {
   await page.locator(".quick-input-list .monaco-list-row").filter({ has: exact }).first().click();
   await frame.waitForFunction((cls) => document.body.classList.contains(cls), bodyClass, { timeout: 20_000 });
   await ctx.page.waitForTimeout(300); // the chart redraws on the class change
+}
+
+// The command palette, from the workbench: the keyboard is taken out of the webview first (a key
+// pressed in it may not reach the workbench), and F1 pressed again until the palette shows.
+async function openPalette(page) {
+  const widget = page.locator(".quick-input-widget");
+  for (let attempt = 1; ; attempt++) {
+    await page.locator(".part.sidebar .title-label").first().click(); // the side bar is open here
+    await page.keyboard.press("F1");
+    try {
+      await widget.waitFor({ state: "visible", timeout: 3000 });
+      return widget.locator("input");
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
 }
 
 // Text contrast from computed styles: each element's colour over the first opaque background behind it.
@@ -243,8 +257,9 @@ export default [
       }
 
       // Usable at 360 px: nothing but the tables' own scrollers is wider than the view.
-      await ctx.page.locator(".tabs-container .tab.active").click();
-      await ctx.runCommand("View: Close Primary Side Bar"); // the editor gets the width beside the activity bar
+      const palette = await openPalette(ctx.page);
+      await palette.fill(">View: Close Primary Side Bar"); // the editor gets the width beside the activity bar
+      await ctx.page.locator(".quick-input-list .monaco-list-row", { hasText: /^View: Close Primary Side Bar/ }).first().click();
       await ctx.page.setViewportSize({ width: 410, height: 900 });
       await frame.waitForFunction(() => document.documentElement.clientWidth >= 340 && document.documentElement.clientWidth <= 370, null, { timeout: 10_000 });
       const overflow = await frame.evaluate(() => ({ width: document.documentElement.clientWidth, scroll: document.documentElement.scrollWidth }));
