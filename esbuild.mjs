@@ -1,4 +1,5 @@
 // Bundles the extension, the headless CLI and the lazily loaded Spark SDK, each to dist/ as CommonJS.
+import * as fs from "node:fs"
 import * as esbuild from "esbuild"
 
 const production = process.argv.includes("--production")
@@ -44,3 +45,12 @@ await Promise.all([
     outdir: "media"
   })
 ])
+
+// What the webview loads besides its script: the codicon font and stylesheet (the stylesheet's
+// id is how @vscode-elements finds it) and uPlot's stylesheet, copied from their packages.
+fs.mkdirSync("media/vendor", { recursive: true })
+for (const [from, to] of [
+  ["node_modules/@vscode/codicons/dist/codicon.css", "codicon.css"],
+  ["node_modules/@vscode/codicons/dist/codicon.ttf", "codicon.ttf"],
+  ["node_modules/uplot/dist/uPlot.min.css", "uPlot.min.css"]
+]) fs.copyFileSync(from, `media/vendor/${to}`)

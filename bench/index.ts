@@ -1,4 +1,5 @@
 // `npm run bench`: figures, not pass/fail. Each section prints what it measured.
+import { benchDashboard } from "./dashboard"
 import { benchFleet } from "./fleet"
 import { benchHistory } from "./history"
 import { benchHostile } from "./hostile"
@@ -15,6 +16,7 @@ const main = async () => {
   await benchHostile()
   await benchFleet()
   await benchVscode()
+  await benchDashboard()
 }
 
 main().then(() => process.exit(0), (e) => {

@@ -34,7 +34,7 @@ interface Page {
   locator(selector: string, options?: { hasText?: string | RegExp }): Locator
   keyboard: { press(key: string): Promise<void> }
 }
-interface BrowserContext {
+export interface BrowserContext {
   newPage(): Promise<Page>
   close(): Promise<void>
   setDefaultTimeout(ms: number): void
@@ -43,7 +43,7 @@ interface Profile {
   userDataDir: string
   workspace: string
 }
-interface Harness {
+export interface Harness {
   createProfile(runDir: string, userSettings?: Record<string, unknown>): Profile
   installVsix(profile: Profile, vsix: string): void
   startCodeServer(profile: Profile, options: { smokeDriver: boolean }): Promise<{ url: string; stop(): Promise<void> }>
@@ -53,13 +53,13 @@ interface Harness {
 
 const load = async (file: string): Promise<Record<string, unknown>> => import(pathToFileURL(path.join(REPO, file)).href)
 
-const harness = async (): Promise<Harness> => ({
+export const harness = async (): Promise<Harness> => ({
   ...(await load("test/vscode/lib/code-server.mjs")),
   ...(await load("test/vscode/lib/browser.mjs")),
   ...(await load("scripts/package.mjs"))
 }) as unknown as Harness
 
-const median = (values: ReadonlyArray<number>): number => {
+export const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2

@@ -231,7 +231,9 @@ const main = async () => {
   fs.mkdirSync(dataDir, { recursive: true })
   await useWasmSignatures()
 
-  const layer = providerLayer({ dataDir, wallet: walletLayer({ deadlines }), ...(fleet ? { fleet: postgresFleetLayer(fleet) } : {}) }).pipe(
+  // A wallet not set up is named with this host's way to set it: the environment.
+  const setUpHint = { spark: `set ${SECRET_ENV.sparkMnemonic}`, nwc: `set ${SECRET_ENV.nwcUrl}` }
+  const layer = providerLayer({ dataDir, wallet: walletLayer({ deadlines, setUpHint }), ...(fleet ? { fleet: postgresFleetLayer(fleet) } : {}) }).pipe(
     Layer.provide(Layer.mergeAll(Settings.fixed(config), envSecretsLayer(process.env, dataDir))),
     Layer.provideMerge(Logger.layer([consoleLogger((line) => process.stderr.write(line + "\n"))]))
   )

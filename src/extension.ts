@@ -20,6 +20,9 @@ import { ProviderActions } from "./views/ProviderActions"
 import { mirrorProvider, ProviderModel } from "./views/ProviderModel"
 import { PANEL_VIEW_TYPE, SellComputePanels } from "./views/SellComputePanel"
 import { StatusBar } from "./views/StatusBar"
+import { SUMMARY_VIEW_ID, SummaryView } from "./views/SummaryView"
+import type { WalkthroughStep } from "./views/messages"
+import { walkthroughContext } from "./views/present"
 
 /** What activate() returns: read-only snapshots for tests and other extensions; no runtime inside. */
 export interface SellComputeApi {
@@ -32,6 +35,8 @@ export interface SellComputeApi {
 }
 
 let runtime: { dispose(): Promise<void> } | undefined
+
+const WALKTHROUGH_STEPS: ReadonlySet<string> = new Set<WalkthroughStep>(["ollama", "payment", "wallet", "prices", "online", "test"])
 
 export async function activate(context: vscode.ExtensionContext): Promise<SellComputeApi> {
   const activationStarted = performance.now()
@@ -53,11 +58,28 @@ export async function activate(context: vscode.ExtensionContext): Promise<SellCo
   const actions = new ProviderActions(providerRuntime, model, log)
   const statusBar = new StatusBar(model)
   const panels = new SellComputePanels({ extensionUri: context.extensionUri, model, actions })
+  const summary = new SummaryView(model)
+  // The walkthrough's steps complete on these context keys (package.json completionEvents).
+  let shownContext = ""
+  const publishContext = () => {
+    const keys = walkthroughContext(model.snapshot)
+    const key = JSON.stringify(keys)
+    if (key === shownContext) return
+    shownContext = key
+    for (const [name, value] of Object.entries(keys)) void vscode.commands.executeCommand("setContext", `sellCompute.${name}`, value)
+  }
+  publishContext()
 
   context.subscriptions.push(
     statusBar,
     panels,
     new ContextKeys(model),
+    summary,
+    model.onDidChange(publishContext),
+    vscode.window.registerTreeDataProvider(SUMMARY_VIEW_ID, summary),
+    vscode.commands.registerCommand("sellCompute.openWalkthrough", (step?: unknown) =>
+      actions.openWalkthrough(typeof step === "string" && WALKTHROUGH_STEPS.has(step) ? (step as WalkthroughStep) : undefined)),
+    vscode.commands.registerCommand("sellCompute.useFreeMode", () => actions.useFreeMode()),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, panels),
     vscode.commands.registerCommand("sellCompute.openPanel", () => panels.show()),
     vscode.commands.registerCommand("sellCompute.goOnline", () => actions.goOnline()),
@@ -85,6 +107,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<SellCo
       if (choice) log.show(true)
     })
   }
+
+  // Whether a wallet is set up: secret storage only (no network), so the status bar's tooltip and
+  // click know at once whether paid mode can work.
+  if (built._tag === "Success") await actions.lookForWallet().catch(() => undefined)
 
   const activationMs = performance.now() - activationStarted
   log.info(`Activated in ${activationMs.toFixed(1)} ms`)

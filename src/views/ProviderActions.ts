@@ -3,23 +3,26 @@
  * tells the person what happened (errors with a way forward, confirmations for what cannot be
  * undone). Secrets typed here go straight to SecretStorage; none is logged or shown.
  */
-import { Cause, Effect, Exit, type ManagedRuntime, SubscriptionRef } from "effect"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Cause, type Context, Effect, Exit, type ManagedRuntime, SubscriptionRef } from "effect"
 import * as vscode from "vscode"
 import { qualifiedId, SETTINGS_SECTION, settingIds, type WALLET_BACKENDS } from "../dvm/config"
 import { newMnemonic, parseMnemonic } from "../dvm/mnemonic"
 import { parseSecretKey } from "../dvm/protocol/identity"
 import { useWasmSignatures } from "../dvm/protocol/signing"
 import { type RelayVerdict, runSelfTest, type SelfTestReport, verdictLine } from "../dvm/selfTest"
+import { History, type HistoryFilter } from "../dvm/services/History"
 import { Identity } from "../dvm/services/Identity"
-import type { Inference } from "../dvm/services/Inference"
-import type { History } from "../dvm/services/History"
+import { Inference } from "../dvm/services/Inference"
 import type { JobStore } from "../dvm/services/JobStore"
 import { Kind5050DVM } from "../dvm/services/Kind5050DVM"
 import type { Nostr } from "../dvm/services/Nostr"
 import { type SecretName, Secrets } from "../dvm/services/Secrets"
 import { Settings } from "../dvm/services/Settings"
 import { Wallet } from "../dvm/services/Wallet"
-import { EXTENSION_ID } from "./present"
+import type { WalkthroughStep } from "./messages"
+import { blockerOf, EXTENSION_ID } from "./present"
 import { checkProvider, type ProviderModel } from "./ProviderModel"
 import { settingAtFault, settingsQuery } from "./settingAtFault"
 import { nwcUrlProblem } from "./walletInput"
@@ -28,6 +31,11 @@ type WalletBackend = (typeof WALLET_BACKENDS)[number]
 
 export type ProviderServices = Kind5050DVM | Identity | Inference | Wallet | JobStore | History | Nostr | Settings | Secrets
 export type ProviderRuntime = ManagedRuntime.ManagedRuntime<ProviderServices, unknown>
+
+/** The guided first run (package.json `contributes.walkthroughs`). */
+export const WALKTHROUGH_ID = `${EXTENSION_ID}#sellCompute.gettingStarted`
+
+type HistoryShape = Context.Service.Shape<typeof History>
 
 const OPEN_SETTINGS = "Open Settings"
 const SHOW_LOG = "Show Log"
@@ -54,6 +62,10 @@ export class ProviderActions {
     this.#log = log
   }
 
+  logInfo(line: string): void {
+    void this.#runtime.runPromise(Effect.logInfo(line))
+  }
+
   showLog(): void {
     this.#log.show(true)
   }
@@ -63,7 +75,11 @@ export class ProviderActions {
     await vscode.commands.executeCommand("workbench.action.openSettings", settingsQuery(setting, EXTENSION_ID))
   }
 
-  async goOnline(): Promise<void> {
+  /**
+   * `quiet`: the reason of a failure is not also put in a notification (the panel that asked shows
+   * it, and the status bar's tooltip): one failure, one place a person has to read it.
+   */
+  async goOnline(options: { readonly quiet?: boolean } = {}): Promise<void> {
     const state = this.#model.snapshot.status.state
     if (state !== "offline") return
     // Loaded on the first go-online, not at activation; the pure-JS signer stays if it cannot load.
@@ -81,6 +97,7 @@ export class ProviderActions {
         yield* Effect.logWarning(reason)
       })
     )
+    if (options.quiet) return
     // One notification for the failure; "Open Settings" shows the one setting at fault, if any is.
     const setting = settingAtFault(reason)
     const buttons = [
@@ -98,28 +115,113 @@ export class ProviderActions {
     })
   }
 
+  /** With jobs running it asks first: they are stopped and their customers told. */
   async goOffline(): Promise<void> {
-    if (this.#model.snapshot.status.state !== "online") return
+    const { status } = this.#model.snapshot
+    if (status.state !== "online") return
+    if (status.activeJobs > 0) {
+      const stop = "Go Offline"
+      const choice = await vscode.window.showWarningMessage(
+        `${status.activeJobs === 1 ? "1 job is" : `${status.activeJobs} jobs are`} running. Go offline anyway?`,
+        { modal: true, detail: "Running jobs are stopped and their customers told so; nothing is charged for them." },
+        stop
+      )
+      if (choice !== stop) return
+    }
     const exit = await this.#runtime.runPromiseExit(Kind5050DVM.use((dvm) => dvm.goOffline))
     if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
       void vscode.window.showErrorMessage(`Going offline failed: ${reasonOf(exit.cause)}`, SHOW_LOG).then((c) => c && this.showLog())
     }
   }
 
+  /** From the panel, which shows a failure's reason itself. */
   async setOnline(online: boolean): Promise<void> {
-    await (online ? this.goOnline() : this.goOffline())
+    await (online ? this.goOnline({ quiet: true }) : this.goOffline())
   }
 
-  /** Online ⇄ offline; while it is already changing, a click does nothing. */
+  /**
+   * Online ⇄ offline; while it is already changing, a click does nothing. When the provider cannot
+   * serve yet (no wallet in paid mode, Ollama down or without a model) it stays offline and the
+   * guided first run opens at the step that fixes it, instead of an attempt bound to fail.
+   */
   async toggleOnline(): Promise<void> {
     const state = this.#model.snapshot.status.state
-    if (state === "online") await this.goOffline()
-    else if (state === "offline") await this.goOnline()
+    if (state === "online") return this.goOffline()
+    if (state !== "offline") return
+    const blocker = await this.#blockerNow()
+    if (!blocker) return this.goOnline()
+    await this.#runtime.runPromise(Effect.logInfo(`Not going online: ${blocker.reason}; opening the setup guide`))
+    await this.openWalkthrough(blocker.step)
+  }
+
+  /** Looks (locally, and at Ollama on this machine) for what would make going online fail. */
+  async #blockerNow() {
+    await this.lookForWallet()
+    const { config, ollama } = this.#model.snapshot
+    if (!(config["payment.mode"] !== "free" && this.#model.snapshot.walletSecret === false) && ollama === undefined) {
+      // Ollama never checked yet: ask it now (a local call with its own deadline).
+      const status = await this.#runtime.runPromise(Inference.use((inference) => inference.status))
+      this.#model.update({ ollama: status })
+    }
+    return blockerOf(this.#model.snapshot)
+  }
+
+  /** Whether the selected wallet backend has its secret: secret storage only, no network. */
+  async lookForWallet(): Promise<void> {
+    const backend = this.#model.snapshot.config["wallet.backend"]
+    const walletSecret = await this.#hasSecret(backend === "nwc" ? "nwcUrl" : "sparkMnemonic")
+    this.#model.update({ walletSecret })
+  }
+
+  /** The guided first run, at a step when given. */
+  async openWalkthrough(step?: WalkthroughStep): Promise<void> {
+    await vscode.commands.executeCommand(
+      "workbench.action.openWalkthrough",
+      // VS Code joins them as `${category}#${step}`.
+      step ? { category: WALKTHROUGH_ID, step } : WALKTHROUGH_ID,
+      false
+    )
+  }
+
+  /** Payment mode "free": results carry no invoice, no wallet is needed. */
+  async useFreeMode(): Promise<void> {
+    await vscode.workspace.getConfiguration(SETTINGS_SECTION).update("payment.mode", "free", vscode.ConfigurationTarget.Global)
+    await this.#runtime.runPromise(Effect.logInfo("Payment mode set to free: jobs are served without charge"))
+    vscode.window.setStatusBarMessage("$(check) Sell Compute: free mode, jobs are served without charge", 4000)
+  }
+
+  /** Runs `use` on the whole job history (History). */
+  async history<A>(use: (history: HistoryShape) => Effect.Effect<A>): Promise<A> {
+    return this.#runtime.runPromise(History.use(use))
+  }
+
+  /** The jobs the filter selects, as CSV, into a file the person picks. */
+  async exportCsv(filter: HistoryFilter): Promise<void> {
+    const day = new Date().toISOString().slice(0, 10)
+    const target = await vscode.window.showSaveDialog({
+      title: "Sell Compute: Export Jobs as CSV",
+      defaultUri: vscode.Uri.file(path.join(os.homedir(), `sell-compute-jobs-${day}.csv`)),
+      filters: { CSV: ["csv"] },
+      saveLabel: "Export"
+    })
+    if (!target) return
+    const exit = await this.#runtime.runPromiseExit(History.use((history) => history.csv(filter)))
+    if (Exit.isFailure(exit)) {
+      void vscode.window.showErrorMessage(`Exporting the jobs failed: ${reasonOf(exit.cause)}`)
+      return
+    }
+    await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(exit.value))
+    vscode.window.setStatusBarMessage(`$(check) Jobs exported to ${path.basename(target.fsPath)}`, 6000)
+  }
+
+  async copyText(text: string): Promise<void> {
+    await vscode.env.clipboard.writeText(text)
+    vscode.window.setStatusBarMessage(`$(check) Copied ${text.slice(0, 14)}… to the clipboard`, 4000)
   }
 
   /** Checks the model server, the wallet and the identity; concurrent calls share one check. */
   refresh(): Promise<void> {
-    this.#checking ??= this.#runtime.runPromise(checkProvider(this.#model)).finally(() => {
+    this.#checking ??= Promise.all([this.#runtime.runPromise(checkProvider(this.#model)), this.lookForWallet()]).then(() => {}).finally(() => {
       this.#checking = undefined
     })
     return this.#checking

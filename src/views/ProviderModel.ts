@@ -33,6 +33,8 @@ export interface ProviderSnapshot {
   readonly checkedAt?: number
   /** Why the job history cannot be written right now (its changes are kept and retried). */
   readonly historyProblem?: string
+  /** Whether the selected wallet backend has its secret stored (a local look, no network); undefined until looked. */
+  readonly walletSecret?: boolean
 }
 
 export const initialSnapshot: ProviderSnapshot = {

@@ -1,13 +1,16 @@
 /**
- * The Sell Compute panel (a webview): the model server (Ollama or OpenAI-compatible), wallet, identity, relays, the online button and the
- * jobs as they come in. One panel at a time; it is restored after a reload by its serializer. The
- * page is rebuilt when shown again (no retainContextWhenHidden): its script posts `ready` and gets
- * the full state back.
+ * The Sell Compute dashboard (a webview): earnings over time and a chart, the whole job history
+ * paged and filtered, one job in full, and the provider's checks (the model server, wallet, identity,
+ * relays) with the online button. One panel at a time; it is restored after a reload by its
+ * serializer. The page is rebuilt when shown again (no retainContextWhenHidden): its script posts
+ * `ready` and gets the full state back. The history is read through the History service, a page
+ * at a time; what the webview asks is validated (isWebviewMessage) before anything is done.
  */
 import { randomBytes } from "node:crypto"
+import { decode } from "nostr-tools/nip19"
 import * as vscode from "vscode"
-import { type HostMessage, isWebviewMessage, type WebviewMessage } from "./messages"
-import { panelState } from "./present"
+import { type HostMessage, isWebviewMessage, type PanelQuery, type WebviewMessage } from "./messages"
+import { panelJob, panelJobDetail, panelState } from "./present"
 import type { ProviderActions } from "./ProviderActions"
 import { panelHtml } from "./panelHtml"
 import type { ProviderModel, ProviderSnapshot } from "./ProviderModel"
@@ -21,6 +24,17 @@ const checkInputs = ({ config, earnings }: ProviderSnapshot) =>
 const STALE_CHECK_MS = 60_000
 /** State changes within this window reach the webview as one message. */
 const POST_COALESCE_MS = 50
+/** New jobs redraw the earnings and the page shown at most this often. */
+const HISTORY_COALESCE_MS = 1000
+const providerPubkey = (npub: string | undefined): string | undefined => {
+  try {
+    const decoded = npub ? decode(npub) : undefined
+    return decoded?.type === "npub" ? decoded.data : undefined
+  } catch {
+    return undefined
+  }
+}
+const FIRST_PAGE: PanelQuery = { filter: {}, offset: 0, limit: 50 }
 
 interface PanelDependencies {
   readonly extensionUri: vscode.Uri
@@ -51,6 +65,8 @@ export class SellComputePanels implements vscode.Disposable, vscode.WebviewPanel
   }
 
   #adopt(panel: vscode.WebviewPanel): void {
+    const media = (file: string) => vscode.Uri.joinPath(this.#deps.extensionUri, "media", file)
+    panel.iconPath = { light: media("sell-compute-light.svg"), dark: media("sell-compute-dark.svg") }
     const adopted = new SellComputePanel(panel, this.#deps, () => {
       if (this.#current === adopted) this.#current = undefined
     })
@@ -74,6 +90,15 @@ class SellComputePanel {
   readonly #disposables: Array<{ dispose(): void }> = []
   #ready = false
   #pending: ReturnType<typeof setTimeout> | undefined
+  #historyPending: ReturnType<typeof setTimeout> | undefined
+  /** The page of the history shown, asked for again when jobs change. */
+  #query: PanelQuery = FIRST_PAGE
+  #lastJobs: unknown
+  /** The page last posted, as sent; reset when the page is rebuilt. */
+  #lastPage: string | undefined
+  /** From the panel's creation until its first earnings and page were posted (logged once, for the bench). */
+  readonly #openedAt = performance.now()
+  #openLogged = false
   /** When what the shown checks depend on changes, their answers are stale. */
   #checkedWith: string
 
@@ -89,11 +114,19 @@ class SellComputePanel {
       }),
       panel.onDidChangeViewState(() => {
         // Hidden, the page is torn down; shown again, it posts `ready` anew.
-        if (!panel.visible) this.#ready = false
+        if (!panel.visible) {
+          this.#ready = false
+          this.#lastPage = undefined
+        }
       }),
       deps.model.onDidChange((snapshot) => {
         this.#schedulePost()
         this.#recheckWhenStale(snapshot)
+        // The recent jobs are re-read after every change of the store: the history moved.
+        if (snapshot.recentJobs !== this.#lastJobs) {
+          this.#lastJobs = snapshot.recentJobs
+          this.#scheduleHistory()
+        }
       }),
       panel.onDidDispose(() => {
         this.#release()
@@ -119,6 +152,7 @@ class SellComputePanel {
 
   #release(): void {
     if (this.#pending) clearTimeout(this.#pending)
+    if (this.#historyPending) clearTimeout(this.#historyPending)
     for (const d of this.#disposables.splice(0)) d.dispose()
   }
 
@@ -127,7 +161,9 @@ class SellComputePanel {
     switch (message.type) {
       case "ready": {
         this.#ready = true
+        this.#lastPage = undefined
         this.#post()
+        void this.#postHistory()
         const checkedAt = model.snapshot.checkedAt
         if (checkedAt === undefined || Date.now() - checkedAt > STALE_CHECK_MS) await actions.refresh()
         return
@@ -148,7 +184,70 @@ class SellComputePanel {
         return actions.showLog()
       case "setUpWallet":
         return actions.setUpWallet()
+      case "useFreeMode":
+        return actions.useFreeMode()
+      case "openWalkthrough":
+        return actions.openWalkthrough(message.step)
+      case "query":
+        this.#query = message.query
+        this.#lastPage = undefined // asked for: always answered
+        return this.#postPage()
+      case "jobDetail":
+        return this.#postJob(message.id)
+      case "exportCsv":
+        return actions.exportCsv(message.filter)
+      case "copyText":
+        return actions.copyText(message.text)
     }
+  }
+
+  #scheduleHistory(): void {
+    if (!this.#ready || this.#historyPending) return
+    this.#historyPending = setTimeout(() => {
+      this.#historyPending = undefined
+      void this.#postHistory()
+    }, HISTORY_COALESCE_MS)
+  }
+
+  async #postHistory(): Promise<void> {
+    await Promise.all([this.#postOverview(), this.#postPage()])
+    if (this.#openLogged) return
+    this.#openLogged = true
+    const { heapUsed, rss } = process.memoryUsage()
+    const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`
+    this.#deps.actions.logInfo(
+      `Dashboard opened in ${(performance.now() - this.#openedAt).toFixed(0)} ms (earnings and first page posted); extension host heap ${mib(heapUsed)}, RSS ${mib(rss)}`
+    )
+  }
+
+  async #postOverview(): Promise<void> {
+    try {
+      this.#send({ type: "overview", overview: await this.#deps.actions.history((history) => history.overview) })
+    } catch (e) {
+      this.#send({ type: "overview", problem: `The job history cannot be read: ${e instanceof Error ? e.message : String(e)}` })
+    }
+  }
+
+  async #postPage(): Promise<void> {
+    const query = this.#query
+    const page = await this.#deps.actions.history((history) => history.page(query.filter, query.offset, query.limit)).catch(() => undefined)
+    // A page that cannot be read leaves the one shown (the overview says why).
+    if (!page || query !== this.#query) return // a newer query is on its way
+    const message: HostMessage = {
+      type: "page",
+      page: { filter: query.filter, offset: page.offset, limit: page.limit, total: page.total, models: page.models, rows: page.rows.map(panelJob) }
+    }
+    // Unchanged (the history moved elsewhere): not redrawn under the person's eyes.
+    const text = JSON.stringify(message)
+    if (text === this.#lastPage) return
+    this.#lastPage = text
+    this.#send(message)
+  }
+
+  async #postJob(id: string): Promise<void> {
+    const job = await this.#deps.actions.history((history) => history.job(id)).catch(() => undefined)
+    const provider = providerPubkey(this.#deps.model.snapshot.npub)
+    this.#send({ type: "job", id, ...(job ? { job: panelJobDetail(job, provider) } : {}) })
   }
 
   #schedulePost(): void {

@@ -140,7 +140,7 @@ describe("going online: online means reachable", function() {
     assert.equal(bad?.announced, false)
     assert.match(bad?.lastError ?? "", /ECONNREFUSED/)
     const { bar, panel } = await shown(p, [live.url, DEAD])
-    assert.equal(bar, "$(broadcast) Sell Compute: Online")
+    assert.equal(bar, "$(broadcast) Sell Compute: Online · 0 sats")
     assert.equal(panel.provider.error, undefined)
     assert.equal(panel.relays[0]?.detail, "connected, subscribed, announcement accepted")
     assert.match(panel.relays[1]?.detail ?? "", /^failed.*, announcement not accepted \(last error: .*ECONNREFUSED/)
@@ -157,7 +157,7 @@ describe("going online: online means reachable", function() {
       assert.equal(now.state, "online")
       assert.match(now.unreachable ?? "", /^no relay is connected \(ws:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED.*\), so no customer can reach this provider$/)
       const { bar, panel } = await shown(p, [later.url, DEAD])
-      assert.equal(bar, "$(warning) Sell Compute: Online")
+      assert.equal(bar, "$(warning) Sell Compute: Online · 0 sats")
       assert.equal(panel.provider.error, now.unreachable)
       assert.ok(p.logs.some((l) => /WARN.*Online, but no relay is connected/i.test(l)), p.logs.join("\n"))
       // Between attempts (a retry is "connecting" again) the warning holds.
@@ -174,7 +174,7 @@ describe("going online: online means reachable", function() {
       } finally {
         customer.close()
       }
-      assert.equal((await shown(p, [later.url, DEAD])).bar, "$(broadcast) Sell Compute: Online")
+      assert.equal((await shown(p, [later.url, DEAD])).bar, "$(broadcast) Sell Compute: Online · 0 sats")
     } finally {
       await later.stop()
     }

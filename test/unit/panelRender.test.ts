@@ -7,7 +7,7 @@ import assert from "node:assert/strict"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { JSDOM, ResourceLoader, VirtualConsole } from "jsdom"
-import type { HostMessage, PanelState, PanelWebviewState, WebviewMessage } from "../../src/views/messages"
+import type { HostMessage, PanelJob, PanelJobDetail, PanelPage, PanelState, PanelWebviewState, WebviewMessage } from "../../src/views/messages"
 import { panelHtml } from "../../src/views/panelHtml"
 
 const root = path.resolve(__dirname, "../..")
@@ -18,7 +18,7 @@ const ORIGIN = "https://webview.test"
 const freshBundle = (): string => {
   assert.ok(fs.existsSync(bundle), "media/panel.js is missing: run `npm run build` (npm test does)")
   const built = fs.statSync(bundle).mtimeMs
-  for (const source of ["src/webview/panel.ts", "src/views/messages.ts"]) {
+  for (const source of ["src/webview/panel.ts", "src/webview/chart.ts", "src/views/messages.ts"]) {
     assert.ok(fs.statSync(path.join(root, source)).mtimeMs <= built, `media/panel.js is older than ${source}: run \`npm run build\``)
   }
   return fs.readFileSync(bundle, "utf8")
@@ -39,18 +39,39 @@ interface Expected {
   readonly attributes: ReadonlyArray<readonly [string, string, string]>
 }
 
-const job = (n: number, customerNpub: string, status: PanelState["jobs"][number]["status"]) => ({
+const job = (n: number, customerNpub: string, status: PanelJob["status"]): PanelJob => ({
   id: hostile(`job${n}.id`),
   receivedAt: Date.UTC(2025, 0, 1, 12, 0, n),
   customerNpub,
   kind: 5050,
   status,
   model: hostile(`job${n}.model`),
+  promptPreview: hostile(`job${n}.prompt`),
   tokens: 42,
+  durationMs: 1500,
   priceSats: 3,
   payment: "unpaid" as const,
   error: hostile(`job${n}.error`)
 })
+
+/** A page of the history whose every string is markup. */
+const hostilePage: PanelPage = {
+  filter: {},
+  offset: 0,
+  limit: 50,
+  total: 2,
+  models: [hostile("models0")],
+  rows: [job(0, shortHostile, "error"), job(1, hostile("job1.customerNpub"), "success")]
+}
+
+/** One job in full, every string markup. */
+const hostileDetail: PanelJobDetail = {
+  ...job(2, hostile("job2.customerNpub"), "error"),
+  requestNevent: hostile("job2.requestNevent"),
+  resultNevent: hostile("job2.resultNevent"),
+  bolt11: hostile("job2.bolt11"),
+  timeline: { received: 1, processing: 2, result: 3 }
+}
 
 /** Everything checked and ready: versions, models, wallet address, relays, jobs. */
 const readyState: PanelState = {
@@ -70,10 +91,10 @@ const readyState: PanelState = {
     { url: hostile("relay0.url"), status: "disconnected", lastError: hostile("relay0.lastError") },
     { url: hostile("relay1.url"), status: "connected" }
   ],
-  jobs: [job(0, shortHostile, "error"), job(1, hostile("job1.customerNpub"), "success")],
   earnings: { jobsToday: 1, satsEarnedToday: 3, satsEarnedTotal: 9 },
   model: hostile("model"),
   paymentMode: hostile("paymentMode"),
+  prices: { minPriceSats: 1, pricePer1kTokens: 2 },
   checking: false
 }
 
@@ -89,8 +110,6 @@ const readyExpected: Expected = {
     hostile("wallet.address"),
     hostile("relay0.url"),
     hostile("relay1.url"),
-    shortHostile,
-    short(hostile("job1.customerNpub")),
     hostile("model"),
     hostile("paymentMode")
   ],
@@ -98,13 +117,47 @@ const readyExpected: Expected = {
     ["#npub", "title", hostile("identity.npub")],
     ["#relay-list li:nth-child(1)", "data-url", hostile("relay0.url")],
     ["#relay-list li:nth-child(1)", "title", hostile("relay0.lastError")],
-    ["#relay-list li:nth-child(2)", "data-url", hostile("relay1.url")],
+    ["#relay-list li:nth-child(2)", "data-url", hostile("relay1.url")]
+  ]
+}
+
+const pageExpected: Expected = {
+  text: [
+    shortHostile,
+    short(hostile("job1.customerNpub")),
+    hostile("job0.model"),
+    hostile("job0.prompt"),
+    hostile("job0.error"),
+    hostile("job1.model"),
+    hostile("job1.prompt"),
+    hostile("job1.error"),
+    hostile("models0")
+  ],
+  attributes: [
     ["#job-list tbody tr:nth-child(1)", "data-job-id", hostile("job0.id")],
     ["#job-list tbody tr:nth-child(1)", "title", hostile("job0.error")],
     ["#job-list tbody tr:nth-child(1) td:nth-child(2)", "title", shortHostile],
+    ["#job-list tbody tr:nth-child(1) td:nth-child(2) button", "data-copy", shortHostile],
+    ["#job-list tbody tr:nth-child(1) td:nth-child(1) button", "data-open", hostile("job0.id")],
     ["#job-list tbody tr:nth-child(2)", "data-job-id", hostile("job1.id")],
     ["#job-list tbody tr:nth-child(2)", "title", hostile("job1.error")],
     ["#job-list tbody tr:nth-child(2) td:nth-child(2)", "title", hostile("job1.customerNpub")]
+  ]
+}
+
+const detailExpected: Expected = {
+  text: [
+    hostile("job2.requestNevent"),
+    hostile("job2.resultNevent"),
+    hostile("job2.customerNpub"),
+    hostile("job2.model"),
+    hostile("job2.prompt"),
+    hostile("job2.bolt11"),
+    hostile("job2.error")
+  ],
+  attributes: [
+    ['#job-detail dd[data-field="request"] button', "data-copy", hostile("job2.requestNevent")],
+    ["#job-detail", "data-job-id", hostile("job2.id")]
   ]
 }
 
@@ -133,7 +186,7 @@ const unreachableState: PanelState = {
 }
 
 /** Elements the page script itself makes; anything else new came from parsed text. */
-const CREATED_TAGS = new Set(["li", "span", "tr", "td"])
+const CREATED_TAGS = new Set(["li", "span", "tr", "td", "button", "option", "dt", "dd", "code"])
 
 interface Page {
   readonly dom: JSDOM
@@ -177,6 +230,11 @@ const openPage = async (html: string, script: string, restored?: PanelState): Pr
     virtualConsole,
     beforeParse(window) {
       const page = window as unknown as Record<string, unknown>
+      // jsdom has neither matchMedia (uPlot reads the pixel ratio through it) nor the
+      // ElementInternals form API the @vscode-elements buttons use: here the buttons stay plain
+      // elements carrying our text; they render in real VS Code (test/vscode/ui/dashboard.test.mjs).
+      page.matchMedia = () => ({ matches: false, addEventListener() {}, removeEventListener() {}, addListener() {}, removeListener() {} })
+      window.customElements.define = () => {}
       page.__pwned = []
       page.__p = (field: unknown) => (page.__pwned as Array<unknown>).push(field)
       page.acquireVsCodeApi = () => ({
@@ -222,7 +280,8 @@ const assertInert = (page: Page, expected: Expected, label: string) => {
   }
   assert.deepEqual(made, [], `${label}: text became elements or handlers`)
   assert.equal(document.querySelectorAll("script").length, 1, `${label}: only the panel's own script`)
-  assert.equal(document.querySelectorAll("img, svg, iframe, details, object, embed").length, 0, `${label}: no element from the text`)
+  const fromText = [...document.querySelectorAll("img, svg, iframe, details, object, embed")].filter((element) => !page.skeleton.has(element))
+  assert.equal(fromText.length, 0, `${label}: no element from the text`)
   assert.deepEqual((page.dom.window as unknown as { __pwned: Array<unknown> }).__pwned, [], `${label}: a handler from the text ran`)
   assert.deepEqual(page.pageErrors, [], `${label}: errors in the page`)
 
@@ -252,13 +311,14 @@ describe("panel page script: hostile strings render as text", function () {
   it("loads the host's page and its bundle, posts ready and answers a state (the harness works)", async () => {
     const page = await openPage(html, script)
     pages.push(page)
-    assert.deepEqual(page.fromPage.map((message) => message.type), ["ready"])
+    assert.deepEqual(page.fromPage.map((message) => message.type), ["ready", "query"])
     await page.send({ type: "state", state: { ...readyState, provider: { state: "online", activeJobs: 2 }, model: "llama3.2" } })
     const { document } = page.dom.window
     assert.equal(document.getElementById("provider-state")?.textContent, "Online · 2 running")
     assert.equal(document.getElementById("model")?.textContent, "llama3.2")
-    assert.equal(document.querySelectorAll("#job-list tbody tr").length, 2)
     assert.equal(page.saved.length, 1)
+    await page.send({ type: "page", page: hostilePage })
+    assert.equal(document.querySelectorAll("#job-list tbody tr").length, 2)
     // The harness would see markup that became elements: the same text set as HTML runs its handler.
     const probe = document.createElement("div")
     document.body.append(probe)
@@ -276,6 +336,16 @@ describe("panel page script: hostile strings render as text", function () {
     // setOnlineDone redraws the current state.
     await page.send({ type: "setOnlineDone" })
     assertInert(page, readyExpected, "ready, redrawn")
+  })
+
+  it("every string of a history page and of one job in full stays text", async () => {
+    const page = await openPage(html, script)
+    pages.push(page)
+    await page.send({ type: "state", state: readyState })
+    await page.send({ type: "page", page: hostilePage })
+    assertInert(page, pageExpected, "page")
+    await page.send({ type: "job", id: hostile("job2.id"), job: hostileDetail })
+    assertInert(page, { text: [...pageExpected.text, ...detailExpected.text], attributes: [...pageExpected.attributes, ...detailExpected.attributes] }, "detail")
   })
 
   it("the errors of a failing state stay text", async () => {

@@ -1,13 +1,17 @@
 // How the provider reads in the status bar and the panel.
 import assert from "node:assert/strict"
 import { generateSecretKey, getPublicKey } from "nostr-tools/pure"
-import { npubEncode } from "nostr-tools/nip19"
+import { decode, npubEncode } from "nostr-tools/nip19"
 import { defaultConfig } from "../../src/dvm/config"
 import type { JobRecord } from "../../src/dvm/services/JobStore"
 import { relaySummary, unreachableReason } from "../../src/dvm/services/Kind5050DVM"
 import type { RelayState } from "../../src/dvm/services/Nostr"
 import {
+  blockerOf,
+  clickAction,
   escapeMarkdown,
+  panelJob,
+  panelJobDetail,
   panelState,
   statusBarAccessibilityLabel,
   statusBarText,
@@ -17,6 +21,7 @@ import { initialSnapshot, type ProviderSnapshot, relayView } from "../../src/vie
 
 const snapshot = (patch: Partial<ProviderSnapshot> = {}): ProviderSnapshot => ({ ...initialSnapshot, ...patch })
 const relays = ["wss://a.example", "wss://b.example", "wss://c.example"]
+const free = snapshot({ config: { ...defaultConfig, "payment.mode": "free" } })
 const online = snapshot({
   status: { state: "online", activeJobs: 0, onlineSince: 1 },
   config: { ...defaultConfig, relays, "textGeneration.model": "llama3.2" },
@@ -30,9 +35,9 @@ const online = snapshot({
 
 describe("status bar", () => {
   it("says Offline, Going Online, Online and Going Offline with matching icons", () => {
-    assert.equal(statusBarText(snapshot()), "$(circle-slash) Sell Compute: Offline")
+    assert.equal(statusBarText(snapshot()), "$(debug-disconnect) Sell Compute: Offline")
     assert.equal(statusBarText(snapshot({ status: { state: "going-online", activeJobs: 0 } })), "$(sync~spin) Sell Compute: Going Online")
-    assert.equal(statusBarText(online), "$(broadcast) Sell Compute: Online")
+    assert.equal(statusBarText(online), "$(broadcast) Sell Compute: Online · 12 sats")
     assert.equal(statusBarText(snapshot({ status: { state: "going-offline", activeJobs: 0 } })), "$(sync~spin) Sell Compute: Going Offline")
   })
 
@@ -45,17 +50,17 @@ describe("status bar", () => {
   it("warns while online when no relay reaches customers, or the provider reports a problem, and says what", () => {
     const down = relays.map((url): RelayState => ({ url, status: "disconnected", lastError: "connect ECONNREFUSED" }))
     const cutOff = snapshot({ ...online, status: { ...online.status, unreachable: unreachableReason(down) }, relays: down })
-    assert.equal(statusBarText(cutOff), "$(warning) Sell Compute: Online")
+    assert.equal(statusBarText(cutOff), "$(warning) Sell Compute: Online · 12 sats")
     assert.match(statusBarTooltip(cutOff), /Online, needs attention[\s\S]*no relay is connected \\\(wss:\/\/a\\\.example: connect ECONNREFUSED;[\s\S]*so no customer can reach this provider/)
     assert.match(panelState(cutOff).provider.error ?? "", /^no relay is connected \(wss:\/\/a\.example: connect ECONNREFUSED; .*\), so no customer can reach this provider$/)
     assert.match(statusBarAccessibilityLabel(cutOff), /^Sell Compute: Online, needs attention, 0 of 3 relays connected\./)
     const stillConnecting = snapshot({ ...online, relays: relays.map((url) => ({ url, status: "connecting" as const })) })
-    assert.equal(statusBarText(stillConnecting), "$(broadcast) Sell Compute: Online", "no alarm while relays are still connecting")
+    assert.equal(statusBarText(stillConnecting), "$(broadcast) Sell Compute: Online · 12 sats", "no alarm while relays are still connecting")
     const walletDown = snapshot({ ...online, status: { ...online.status, error: "the wallet is not ready (down); paid jobs fail until it is" } })
-    assert.equal(statusBarText(walletDown), "$(warning) Sell Compute: Online")
+    assert.equal(statusBarText(walletDown), "$(warning) Sell Compute: Online · 12 sats")
     assert.match(statusBarTooltip(walletDown), /the wallet is not ready \\\(down\\\); paid jobs fail until it is/)
     const historyDown = snapshot({ ...online, historyProblem: "The job history /d/jobs.jsonl cannot be written (ENOSPC): 3 change(s) are kept in memory and retried" })
-    assert.equal(statusBarText(historyDown), "$(warning) Sell Compute: Online")
+    assert.equal(statusBarText(historyDown), "$(warning) Sell Compute: Online · 12 sats")
     assert.match(statusBarTooltip(historyDown), /cannot be written \\\(ENOSPC\\\)/)
   })
 
@@ -63,7 +68,7 @@ describe("status bar", () => {
     const tooltip = statusBarTooltip(online)
     assert.match(tooltip, /Relays: 2\/3 connected/)
     assert.match(tooltip, /Model: llama3\\\.2/)
-    assert.match(tooltip, /Today: 4 jobs, 12 sats earned/)
+    assert.match(tooltip, /Today: 4 jobs served, 12 sats earned/)
   })
 
   it("names the first installed model when none is set", () => {
@@ -76,7 +81,23 @@ describe("status bar", () => {
       statusBarAccessibilityLabel(online),
       "Sell Compute: Online, 2 of 3 relays connected. 4 jobs and 12 sats today. Activate to go offline."
     )
-    assert.match(statusBarAccessibilityLabel(snapshot()), /Offline\. 0 jobs and 0 sats today\. Activate to go online\./)
+    assert.match(statusBarAccessibilityLabel(free), /Offline\. 0 jobs and 0 sats today\. Activate to go online on the configured relays\./)
+  })
+
+  it("tooltip says what a click does: go online, go offline (asking when jobs run), or open the guide at the blocker", () => {
+    assert.match(statusBarTooltip(free), /Click to go online on the configured relays\./)
+    assert.match(statusBarTooltip(online), /Click to go offline\./)
+    const busy = snapshot({ ...online, status: { ...online.status, activeJobs: 2 } })
+    assert.equal(clickAction(busy), "go offline (asks first: 2 jobs running)")
+    const noWallet = snapshot({ walletSecret: false })
+    assert.match(statusBarTooltip(noWallet), /Click to open the setup guide \\\(paid mode needs a wallet, and none is set up\\\)\./)
+    assert.match(statusBarAccessibilityLabel(noWallet), /Activate to open the setup guide \(paid mode needs a wallet/)
+  })
+
+  it("tooltip links to the dashboard, copying the npub, the log and the setup guide, and trusts only those commands", () => {
+    const tooltip = statusBarTooltip(online)
+    const linked = [...tooltip.matchAll(/\]\(command:([\w.]+)/g)].map((m) => m[1])
+    assert.deepEqual(linked, ["sellCompute.openPanel", "sellCompute.copyPublicKey", "sellCompute.showLog", "sellCompute.openWalkthrough"])
   })
 
   it("escapes markdown in text that comes from elsewhere", () => {
@@ -170,19 +191,51 @@ describe("panelState", () => {
     bolt11: "lnbc1…"
   }
 
-  it("shows a job with customer npub, tokens, price and payment, and no invoice", () => {
-    const state = panelState({ ...online, recentJobs: [job] })
-    assert.deepEqual(state.jobs, [{
+  it("lists a job with customer npub, tokens, duration, price and payment, and no invoice", () => {
+    assert.deepEqual(panelJob({ ...job, promptPreview: "Hello" }), {
       id: job.id,
       receivedAt: job.receivedAt,
       customerNpub: npubEncode(customer),
       kind: 5050,
       status: "success",
       model: "llama3.2",
+      promptPreview: "Hello",
       tokens: 42,
+      durationMs: 1000,
       priceSats: 3,
       payment: "unpaid"
-    }])
+    })
+  })
+
+  it("says an encrypted job is encrypted and shows no preview of it", () => {
+    const row = panelJob({ ...job, encrypted: true, promptPreview: "never shown" })
+    assert.equal(row.encrypted, true)
+    assert.equal(row.promptPreview, undefined)
+  })
+
+  it("gives a job in full: nevents that decode to its ids, the invoice and the timeline", () => {
+    const provider = getPublicKey(generateSecretKey())
+    const detail = panelJobDetail({ ...job, startedAt: 1_700_000_000_200, finishedAt: 1_700_000_000_900, paidAt: 1_700_000_005_000, resultId: "f".repeat(64) }, provider)
+    const request = decode(detail.requestNevent)
+    assert.equal(request.type, "nevent")
+    assert.deepEqual(request.data, { id: job.id, author: customer, relays: [], kind: undefined })
+    const result = decode(detail.resultNevent ?? "")
+    assert.deepEqual(result.data, { id: "f".repeat(64), author: provider, relays: [], kind: undefined })
+    assert.equal(detail.bolt11, "lnbc1…")
+    assert.deepEqual(detail.timeline, { received: 1_700_000_000_000, processing: 1_700_000_000_200, result: 1_700_000_000_900, paid: 1_700_000_005_000 })
+    assert.equal(detail.durationMs, 900)
+  })
+
+  it("names what blocks going online: Ollama, a model, or a wallet in paid mode", () => {
+    assert.equal(blockerOf(free), undefined)
+    assert.deepEqual(blockerOf(snapshot({ walletSecret: false })), { step: "wallet", reason: "Paid mode needs a wallet, and none is set up" })
+    assert.equal(blockerOf(snapshot({ walletSecret: true })), undefined, "a wallet set up and not yet checked")
+    assert.equal(blockerOf(snapshot({ walletSecret: true, wallet: { backend: "spark", ready: false, error: "down" } }))?.reason, "The wallet is not ready: down")
+    assert.equal(blockerOf(snapshot({ ...free, ollama: { backend: "ollama", reachable: false, host: "http://h:1", models: [] } }))?.reason, "Ollama is not reachable at http://h:1")
+    assert.deepEqual(blockerOf(snapshot({ ...free, ollama: { backend: "ollama", reachable: true, host: "h", models: [] } })), { step: "ollama", reason: "Ollama has no model installed" })
+    // The panel's primary action follows it, only while offline.
+    assert.equal(panelState(snapshot({ walletSecret: false })).blocker?.step, "wallet")
+    assert.equal(panelState(snapshot({ ...online, walletSecret: false })).blocker, undefined)
   })
 
   it("marks Ollama and the wallet unchecked until checked, and the wallet not needed in free mode", () => {

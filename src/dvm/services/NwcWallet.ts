@@ -17,7 +17,7 @@ import { signEvent } from "../protocol/signing"
 import { RelayConnection } from "./relayConnection"
 import { Secrets } from "./Secrets"
 import { type InvoiceRequest, type InvoiceStatus, type IssuedInvoice, Wallet, type WalletCue, type WalletStatus } from "./Wallet"
-import { arriveWithin, secondsOf, WALLET_DEADLINES, type WalletDeadlines, withDeadlines } from "./walletDeadlines"
+import { arriveWithin, secondsOf, type WalletDeadlines, withDeadlines } from "./walletDeadlines"
 
 const INFO_KIND = 13194
 const REQUEST_KIND = 23194
@@ -114,7 +114,11 @@ export const invoiceStatusOf = (r: Record<string, unknown>): InvoiceStatus => {
 }
 
 /** The NWC implementation of Wallet; every call is bounded by `deadlines`. */
-export const makeNwcWallet = (deadlines: WalletDeadlines = WALLET_DEADLINES) =>
+export const makeNwcWallet = (
+  deadlines: WalletDeadlines,
+  /** How to set one up on this host (its words: a command, or an environment variable; walletLayer.ts). */
+  setUpHint: string
+) =>
   Effect.gen(function*() {
     const secrets = yield* Secrets
     const incoming = yield* PubSub.unbounded<WalletCue>()
@@ -219,7 +223,7 @@ export const makeNwcWallet = (deadlines: WalletDeadlines = WALLET_DEADLINES) =>
     const connect = Effect.gen(function*() {
       const uri = yield* secrets.get("nwcUrl")
       if (!uri) {
-        return yield* new WalletError({ message: "No Nostr Wallet Connect string is set (run \"Sell Compute: Connect NWC Wallet\", or set SELL_COMPUTE_NWC_URL headless)" })
+        return yield* new WalletError({ message: `No Nostr Wallet Connect string is set (${setUpHint})` })
       }
       if (!connection) {
         const opening: Promise<Connection> = arriveWithin(

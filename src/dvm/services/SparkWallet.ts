@@ -74,7 +74,12 @@ const CLEANUP_WAIT_MS = 3000
  * bounded by `deadlines`: the SDK's own calls can hang forever, and its initialize cannot be
  * aborted, so one given up is cleaned up whenever it arrives.
  */
-export const makeSparkWallet = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk, deadlines: WalletDeadlines = WALLET_DEADLINES) =>
+export const makeSparkWallet = (
+  loadSdk: () => Promise<SparkSdk> = loadSparkSdk,
+  deadlines: WalletDeadlines = WALLET_DEADLINES,
+  /** How to set one up on this host (its words: a command, or an environment variable; walletLayer.ts). */
+  setUpHint: string
+) =>
     Effect.gen(function*() {
       const secrets = yield* Secrets
       const settings = yield* Settings
@@ -117,7 +122,7 @@ export const makeSparkWallet = (loadSdk: () => Promise<SparkSdk> = loadSparkSdk,
       const connect = Effect.gen(function*() {
         const mnemonic = yield* secrets.get("sparkMnemonic")
         if (!mnemonic) {
-          return yield* new WalletError({ message: "No Spark wallet is set up yet (run \"Sell Compute: Set Up Wallet\", or set SELL_COMPUTE_SPARK_MNEMONIC headless)" })
+          return yield* new WalletError({ message: `No Spark wallet is set up yet (${setUpHint})` })
         }
         const network = (yield* settings.current)["spark.network"]
         if (wallet && madeFrom !== `${network} ${mnemonic}`) yield* reset

@@ -14,6 +14,18 @@ export interface WalletLayerOptions {
   readonly loadSparkSdk?: () => Promise<SparkSdk>
   /** How long each wallet call may take; WALLET_DEADLINES unless a test or the headless host says otherwise. */
   readonly deadlines?: WalletDeadlines
+  /** How a person sets each wallet up on this host, named when none is (default: VS Code's commands). */
+  readonly setUpHint?: WalletSetUpHint
+}
+
+export interface WalletSetUpHint {
+  readonly spark: string
+  readonly nwc: string
+}
+
+export const VSCODE_SET_UP_HINT: WalletSetUpHint = {
+  spark: "run \"Sell Compute: Set Up Wallet\"",
+  nwc: "run \"Sell Compute: Connect NWC Wallet\""
 }
 
 export const walletLayer = (options: WalletLayerOptions = {}) =>
@@ -22,8 +34,9 @@ export const walletLayer = (options: WalletLayerOptions = {}) =>
     Effect.gen(function*() {
       const settings = yield* Settings
       const deadlines = options.deadlines ?? WALLET_DEADLINES
-      const spark = yield* makeSparkWallet(options.loadSparkSdk, deadlines)
-      const nwc = yield* makeNwcWallet(deadlines)
+      const hint = options.setUpHint ?? VSCODE_SET_UP_HINT
+      const spark = yield* makeSparkWallet(options.loadSparkSdk, deadlines, hint.spark)
+      const nwc = yield* makeNwcWallet(deadlines, hint.nwc)
       const backend = Effect.map(settings.current, (config): WalletBackend => (config["wallet.backend"] === "nwc" ? "nwc" : "spark"))
       const current = Effect.map(backend, (b) => (b === "nwc" ? nwc : spark))
       return Wallet.of({

@@ -2,7 +2,11 @@
 // suppress notification toasts), driven through the workbench with Playwright.
 // Test files: <extDir>/test/vscode/ui/*.test.mjs, default export either
 //   async function (ctx) {...}            one test named after the file, or
-//   [{ name, fn: async (ctx) => {...}, timeout? }, ...]
+//   [{ name, fn: async (ctx) => {...}, timeout?, profile? }, ...]
+// Tests run in profiles: those without `profile` share the default one; tests naming the same
+// profile object share a code-server of their own, set up by it before the server starts:
+//   profile = { name, userSettings?, prepare?: async ({ userDataDir, env }) => {...} }
+// (e.g. a seeded history in the extension's data dir, which it reads at activation).
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -34,7 +38,30 @@ export async function loadUiTests(extDir, grep) {
 
 // Adds each test's outcome to counts ({ passed, failed }); stops quietly once signal is aborted.
 export async function runUiTier({ tests, vsix, runDir, env, userSettings, screenshotsDir, counts, signal }) {
-  const profile = createProfile(runDir, userSettings);
+  const groups = new Map();
+  for (const test of tests) {
+    const key = test.profile ?? null;
+    groups.set(key, [...(groups.get(key) ?? []), test]);
+  }
+  for (const [own, group] of groups) {
+    if (signal?.aborted) return;
+    const dir = own ? path.join(runDir, own.name) : runDir;
+    const profile = createProfile(dir, { ...userSettings, ...own?.userSettings });
+    try {
+      await own?.prepare?.({ userDataDir: profile.userDataDir, env });
+    } catch (err) {
+      // Its tests cannot run: each fails with the reason.
+      for (const test of group) {
+        counts.failed++;
+        console.log(`  ✗ ${test.name}\n${indent(`profile ${own.name}: ${err?.stack ?? err}`)}`);
+      }
+      continue;
+    }
+    await runProfile({ tests: group, vsix, profile, env, screenshotsDir, counts, signal });
+  }
+}
+
+async function runProfile({ tests, vsix, profile, env, screenshotsDir, counts, signal }) {
   installVsix(profile, vsix);
   const server = await startCodeServer(profile, { smokeDriver: false, env });
   const { browser, close } = await launchBrowser();

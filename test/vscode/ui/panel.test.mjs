@@ -44,7 +44,9 @@ export default [
         await row.waitFor();
         await panel.locator(`#job-list tr[data-job-id="${job.id}"][data-status="success"]`).waitFor();
         await panel.locator("#no-jobs").waitFor({ state: "hidden" });
-        assert.match(await panel.locator("#jobs-today").textContent(), /^[1-9]\d* jobs?$/);
+        // Today's earnings count it (and the job is the history's newest).
+        await waitForText(panel.locator('#earnings-table tr[data-metric="jobs"] td[data-period="today"]'), /^[1-9]/);
+        assert.equal(await panel.locator("#job-list tbody tr").first().getAttribute("data-job-id"), job.id);
         assert.match(await row.locator("td").nth(1).getAttribute("title"), /^npub1/);
 
         // The customer got the answer Ollama gave, signed by the identity the panel shows.

@@ -1,5 +1,6 @@
 // Shared by the UI tests (not a test file itself): a NIP-90 customer in the test process, the
 // Ollama stand-in's control, and panel helpers.
+import path from "node:path";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure";
 import { SimplePool, useWebSocketImplementation } from "nostr-tools/pool";
 import WebSocket from "ws";
@@ -69,10 +70,10 @@ export async function ollamaControl(ctx, action) {
   return res.json();
 }
 
-// Opens the panel from the command palette and returns its content frame once the page script
+// Opens the dashboard from the command palette and returns its content frame once the page script
 // has drawn the host's state (the online button is enabled only then).
 export async function openPanel(ctx) {
-  await ctx.runCommand("Sell Compute: Open Panel");
+  await ctx.runCommand("Sell Compute: Open Dashboard");
   const panel = ctx.frameLocatorForWebview();
   await panel.locator("#online-button:not([disabled])").waitFor();
   return panel;
@@ -85,3 +86,13 @@ export async function waitForText(locator, pattern, timeout = 20_000) {
 }
 
 export const STATUS_BAR_ID = "sell-compute.sell-compute.sellCompute.status";
+
+// The dashboard's document as a Playwright Frame (for evaluate: axe-core, computed styles).
+export async function webviewFrame(ctx) {
+  const outer = await ctx.page.locator("iframe.webview.ready").filter({ visible: true }).elementHandle();
+  const inner = await (await outer.contentFrame()).locator("iframe#active-frame").elementHandle();
+  return inner.contentFrame();
+}
+
+// The extension's data dir in a code-server profile (context.globalStorageUri).
+export const dataDirOf = (userDataDir) => path.join(userDataDir, "User/globalStorage/sell-compute.sell-compute");
