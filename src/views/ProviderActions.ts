@@ -474,6 +474,11 @@ export class ProviderActions {
     const log = this.#log
     if (this.#model.snapshot.status.state !== "online") log.warn("Self-test: this window's provider is not online; the test passes only if another process serves this key")
     this.#testing = true
+    const model = this.#model
+    // The dashboard shows the test as it runs: a line per relay, the step it is at, then its verdict.
+    let lines = relays.map((url) => ({ url: url.replace(/\/+$/, ""), text: "waiting" }) as { url: string; ok?: boolean; text: string })
+    const show = (running: boolean) => model.update({ selfTest: { running, ...(running ? {} : { finishedAt: Date.now() }), relays: lines } })
+    show(true)
     try {
       const report = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Sell Compute: testing through ${relays.length} relay(s)` },
@@ -483,11 +488,15 @@ export class ProviderActions {
             providerSecretKey: keys.secretKey,
             onStep: (url, step) => {
               log.info(`Self-test ${url}: ${step.ok ? "ok" : "FAILED"} ${step.step}: ${step.detail}`)
+              const at = url.replace(/\/+$/, "")
+              lines = lines.map((line) => line.url === at ? { url: at, ...(step.ok ? {} : { ok: false }), text: `${step.step}${step.ok ? " ok" : " failed"}: ${step.detail}` } : line)
+              show(true)
               progress.report({ message: `${url}: ${step.step}${step.ok ? "" : " failed"}` })
             }
           })
       )
       for (const verdict of report.relays) log.info(`Self-test ${verdictLine(verdict)}`)
+      lines = report.relays.map((verdict) => ({ url: verdict.url.replace(/\/+$/, ""), ok: verdict.ok, text: verdictLine(verdict).replace(/^(PASS|FAIL) \S+: /, "") }))
       const failed = report.relays.filter((r) => !r.ok)
       // Not awaited: the test has ended even while the message stays up.
       void (report.ok
@@ -498,6 +507,7 @@ export class ProviderActions {
       })
       return report
     } finally {
+      show(false)
       this.#testing = false
     }
   }

@@ -35,6 +35,16 @@ export interface ProviderSnapshot {
   readonly historyProblem?: string
   /** Whether the selected wallet backend has its secret stored (a local look, no network); undefined until looked. */
   readonly walletSecret?: boolean
+  /** The self-test (Test My Provider): running, or its last report. */
+  readonly selfTest?: SelfTestView
+}
+
+/** The self-test for the dashboard: a line per relay, ok once passed, false once failed. */
+export interface SelfTestView {
+  readonly running: boolean
+  /** When it ended (ms). */
+  readonly finishedAt?: number
+  readonly relays: ReadonlyArray<{ readonly url: string; readonly ok?: boolean; readonly text: string }>
 }
 
 export const initialSnapshot: ProviderSnapshot = {

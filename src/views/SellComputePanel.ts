@@ -186,6 +186,8 @@ class SellComputePanel {
         return actions.setUpWallet()
       case "useFreeMode":
         return actions.useFreeMode()
+      case "testProvider":
+        return void (await actions.testProvider())
       case "openWalkthrough":
         return actions.openWalkthrough(message.step)
       case "query":

@@ -100,6 +100,12 @@ export interface PanelState {
   readonly prices: { readonly minPriceSats: number; readonly pricePer1kTokens: number }
   /** Set when going online cannot work yet: the panel's primary action removes it instead. */
   readonly blocker?: PanelBlocker
+  /** The self-test (Test My Provider): running, or its last report, a line per relay. */
+  readonly selfTest?: {
+    readonly running: boolean
+    readonly finishedAt?: number
+    readonly relays: ReadonlyArray<{ readonly url: string; readonly ok?: boolean; readonly text: string }>
+  }
   readonly checking: boolean
 }
 
@@ -135,6 +141,7 @@ export type WebviewMessage =
   | { readonly type: "showLog" }
   | { readonly type: "setUpWallet" }
   | { readonly type: "useFreeMode" }
+  | { readonly type: "testProvider" }
   | { readonly type: "openWalkthrough"; readonly step: WalkthroughStep }
   | { readonly type: "query"; readonly query: PanelQuery }
   | { readonly type: "jobDetail"; readonly id: string }
@@ -185,6 +192,7 @@ export const isWebviewMessage = (value: unknown): value is WebviewMessage => {
     case "showLog":
     case "setUpWallet":
     case "useFreeMode":
+    case "testProvider":
       return true
     case "setOnline":
       return typeof value.online === "boolean"

@@ -164,6 +164,12 @@ export const panelHtml = (page: PanelPage): string => `<!DOCTYPE html>
     </div>
     <h3 id="relays-title">Relays</h3>
     <ul id="relay-list" aria-labelledby="relays-title"></ul>
+    <div class="section-head">
+      <h3 id="self-test-title">Self-test</h3>
+      <vscode-button id="test-provider" secondary icon="beaker">Test My Provider</vscode-button>
+    </div>
+    <p id="self-test-summary" class="muted" role="status">Not run yet. It asks your own provider for a small job through each relay, as a customer would (served free: no sats move).</p>
+    <ul id="self-test-list" class="relay-lines" aria-labelledby="self-test-title"></ul>
   </section>
 
   <script nonce="${page.nonce}" src="${page.media("panel.js")}"></script>

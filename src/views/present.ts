@@ -129,13 +129,14 @@ export const statusBarTooltip = (s: ProviderSnapshot): string => {
       "[$(dashboard) Open Dashboard](command:sellCompute.openPanel)",
       "[$(copy) Copy npub](command:sellCompute.copyPublicKey)",
       "[$(output) Show Log](command:sellCompute.showLog)",
+      "[$(beaker) Test My Provider](command:sellCompute.testProvider)",
       "[$(book) Setup Guide](command:sellCompute.openWalkthrough)"
     ].join(" · ")
   ]
   return lines.join("\n\n")
 }
 
-export const tooltipCommands = ["sellCompute.openPanel", "sellCompute.copyPublicKey", "sellCompute.showLog", "sellCompute.openWalkthrough"]
+export const tooltipCommands = ["sellCompute.openPanel", "sellCompute.copyPublicKey", "sellCompute.showLog", "sellCompute.testProvider", "sellCompute.openWalkthrough"]
 
 /** `npub1abcd…wxyz`: enough to tell customers apart in a list. */
 export const shortNpub = (npub: string): string => (npub.length > 20 ? `${npub.slice(0, 10)}…${npub.slice(-4)}` : npub)
@@ -251,6 +252,7 @@ export const panelState = (s: ProviderSnapshot): PanelState => {
     paymentMode,
     prices: { minPriceSats: s.config["pricing.minPriceSats"], pricePer1kTokens: s.config["pricing.pricePer1kTokens"] },
     ...(blocker ? { blocker } : {}),
+    ...(s.selfTest ? { selfTest: s.selfTest } : {}),
     checking: s.checking
   }
 }

@@ -213,8 +213,29 @@ const relayItem = (relay: PanelRelay) => {
   return item
 }
 
+const testButton = byId<Button>("test-provider")
+
+/** The self-test's report: a line per relay with the step it is at, then passed (round trip) or the step that failed. */
+const renderSelfTest = (state: PanelState) => {
+  const test = state.selfTest
+  testButton.disabled = test?.running === true
+  if (!test) return
+  const passed = test.relays.filter((r) => r.ok === true).length
+  byId("self-test-summary").textContent = test.running
+    ? `Testing through ${test.relays.length} relay${test.relays.length === 1 ? "" : "s"}…`
+    : `${passed} of ${test.relays.length} relay${test.relays.length === 1 ? "" : "s"} passed${test.finishedAt ? ` (${dateTime(test.finishedAt)})` : ""}`
+  byId("self-test-list").replaceChildren(...test.relays.map((line) => {
+    const item = el("li", undefined, "relay")
+    item.dataset.result = line.ok === undefined ? "pending" : line.ok ? "pass" : "fail"
+    const name = line.ok === undefined ? (test.running ? "sync" : "circle-outline") : line.ok ? "pass-filled" : "error"
+    item.append(icon(name, "relay-icon"), el("span", line.url, "url"), el("span", line.text, "relay-status"))
+    return item
+  }))
+}
+
 const render = (state: PanelState) => {
   current = state
+  renderSelfTest(state)
   renderProvider(state)
   renderChecks(state)
   renderIdentity(state)
@@ -508,6 +529,7 @@ freeModeButton.addEventListener("click", () => vscode.postMessage({ type: "useFr
 copyButton.addEventListener("click", () => vscode.postMessage({ type: "copyNpub" }))
 refreshButton.addEventListener("click", () => vscode.postMessage({ type: "refresh" }))
 byId("set-up-wallet").addEventListener("click", () => vscode.postMessage({ type: "setUpWallet" }))
+testButton.addEventListener("click", () => vscode.postMessage({ type: "testProvider" }))
 byId("settings-button").addEventListener("click", () => vscode.postMessage({ type: "openSettings" }))
 byId("guide-button").addEventListener("click", () => vscode.postMessage({ type: "openWalkthrough", step: current?.blocker?.step ?? "ollama" }))
 byId("chart-days").addEventListener("click", () => {

@@ -18,6 +18,7 @@ describe("isWebviewMessage", () => {
       { type: "showLog" },
       { type: "setUpWallet" },
       { type: "useFreeMode" },
+      { type: "testProvider" },
       { type: "openWalkthrough", step: "wallet" },
       { type: "query", query: { filter: {}, offset: 0, limit: 50 } },
       { type: "query", query: { filter: { status: "error", payment: "none", model: "llama3.2", customer: "npub1x", id: "abcd" }, offset: 150, limit: 200 } },

@@ -95,6 +95,14 @@ const readyState: PanelState = {
   model: hostile("model"),
   paymentMode: hostile("paymentMode"),
   prices: { minPriceSats: 1, pricePer1kTokens: 2 },
+  selfTest: {
+    running: false,
+    finishedAt: 1,
+    relays: [
+      { url: hostile("selfTest0.url"), ok: true, text: hostile("selfTest0.text") },
+      { url: hostile("selfTest1.url"), ok: false, text: hostile("selfTest1.text") }
+    ]
+  },
   checking: false
 }
 
@@ -111,7 +119,11 @@ const readyExpected: Expected = {
     hostile("relay0.url"),
     hostile("relay1.url"),
     hostile("model"),
-    hostile("paymentMode")
+    hostile("paymentMode"),
+    hostile("selfTest0.url"),
+    hostile("selfTest0.text"),
+    hostile("selfTest1.url"),
+    hostile("selfTest1.text")
   ],
   attributes: [
     ["#npub", "title", hostile("identity.npub")],
@@ -317,6 +329,12 @@ describe("panel page script: hostile strings render as text", function () {
     assert.equal(document.getElementById("provider-state")?.textContent, "Online · 2 running")
     assert.equal(document.getElementById("model")?.textContent, "llama3.2")
     assert.equal(page.saved.length, 1)
+    // The self-test's report: a line per relay, passed or failed, and how many passed.
+    assert.match(document.getElementById("self-test-summary")?.textContent ?? "", /^1 of 2 relays passed/)
+    assert.deepEqual([...document.querySelectorAll("#self-test-list li")].map((li) => (li as HTMLElement).dataset.result), ["pass", "fail"])
+    await page.send({ type: "state", state: { ...readyState, selfTest: { running: true, relays: [{ url: "wss://a", text: "waiting" }] } } })
+    assert.equal(document.getElementById("self-test-summary")?.textContent, "Testing through 1 relay…")
+    assert.equal((document.getElementById("test-provider") as HTMLElement & { disabled: boolean }).disabled, true, "no second test while one runs")
     await page.send({ type: "page", page: hostilePage })
     assert.equal(document.querySelectorAll("#job-list tbody tr").length, 2)
     // The harness would see markup that became elements: the same text set as HTML runs its handler.

@@ -15,7 +15,8 @@ import {
   panelState,
   statusBarAccessibilityLabel,
   statusBarText,
-  statusBarTooltip
+  statusBarTooltip,
+  tooltipCommands
 } from "../../src/views/present"
 import { initialSnapshot, type ProviderSnapshot, relayView } from "../../src/views/ProviderModel"
 
@@ -94,10 +95,11 @@ describe("status bar", () => {
     assert.match(statusBarAccessibilityLabel(noWallet), /Activate to open the setup guide \(paid mode needs a wallet/)
   })
 
-  it("tooltip links to the dashboard, copying the npub, the log and the setup guide, and trusts only those commands", () => {
+  it("tooltip links to the dashboard, copying the npub, the log, the self-test and the setup guide, and trusts only those commands", () => {
     const tooltip = statusBarTooltip(online)
     const linked = [...tooltip.matchAll(/\]\(command:([\w.]+)/g)].map((m) => m[1])
-    assert.deepEqual(linked, ["sellCompute.openPanel", "sellCompute.copyPublicKey", "sellCompute.showLog", "sellCompute.openWalkthrough"])
+    assert.deepEqual(linked, ["sellCompute.openPanel", "sellCompute.copyPublicKey", "sellCompute.showLog", "sellCompute.testProvider", "sellCompute.openWalkthrough"])
+    assert.deepEqual(tooltipCommands, linked)
   })
 
   it("escapes markdown in text that comes from elsewhere", () => {

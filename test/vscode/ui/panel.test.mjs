@@ -1,6 +1,7 @@
 // The panel, driven like a person would: open it from the command palette, see Ollama, wallet,
 // identity and relays, click Go Online, watch the status bar turn online and a customer's job
-// (published over the fixture relay by this test process) appear in the list, then go offline.
+// (published over the fixture relay by this test process) appear in the list, test the provider
+// from the dashboard (Test My Provider), then go offline.
 import assert from "node:assert/strict";
 import { decode } from "nostr-tools/nip19";
 import { Customer, env, ollamaControl, openPanel, waitForText } from "./support.mjs";
@@ -59,6 +60,14 @@ export default [
       } finally {
         customer.close();
       }
+
+      // Test My Provider from the dashboard: the report, a line per relay, passed.
+      await panel.locator("#test-provider").click();
+      await panel.locator(`#self-test-list li[data-result="pass"]`).waitFor({ timeout: 60_000 });
+      await waitForText(panel.locator("#self-test-summary"), /^1 of 1 relay passed/);
+      assert.match(await panel.locator("#self-test-list li .relay-status").textContent(), /announcement, heartbeat, feedback and result all checked; round trip/);
+      assert.equal(await panel.locator("#self-test-list li .url").textContent(), relay.replace(/\/+$/, ""));
+      await ctx.screenshot("3b-panel-self-test");
 
       await panel.locator("#online-button").click();
       await ctx.waitForStatusBarItem("Sell Compute: Offline");
