@@ -187,7 +187,10 @@ describe("package.json when clauses", () => {
   it("reads only context keys the extension sets, for commands it contributes", () => {
     assert.deepEqual(setKeys.sort(), ["sellCompute.online", "sellCompute.state"])
     const clauses = [...palette.map((e) => e.when ?? ""), ...commands.map((c) => c.enablement ?? "")]
-    const read = new Set(clauses.flatMap((clause) => [...clause.matchAll(/sellCompute\.\w+/g)].map((m) => m[0])))
+    // `config.sellCompute.…` is VS Code's own key for a setting; every other sellCompute key is ours to set.
+    const read = new Set(clauses.flatMap((clause) => [...clause.matchAll(/(?<!config\.)sellCompute\.\w+/g)].map((m) => m[0])))
+    const settingKeys = clauses.flatMap((clause) => [...clause.matchAll(/config\.sellCompute\.([\w.]+)/g)].map((m) => m[1] as string))
+    for (const id of settingKeys) assert.ok(settingIds.includes(id as never), `config.sellCompute.${id} is not a setting`)
     for (const key of read) assert.ok(setKeys.includes(key), `${key} is read by a when clause but never set`)
     for (const entry of palette) assert.ok(commands.some((c) => c.command === entry.command), `${entry.command} is not contributed`)
   })
