@@ -46,7 +46,7 @@ export default [
         // Every other command stays, Toggle Online is never there.
         const all = await paletteCommands(ctx, "Sell Compute:", "Export Nostr Secret Key");
         assert.ok(!all.includes("Sell Compute: Toggle Online"), "the palette offers Toggle Online");
-        for (const title of ["Open Panel", "Show Log", "Copy Public Key", "Set Up Wallet", "Refresh Status"]) {
+        for (const title of ["Open Dashboard", "Show Log", "Copy Public Key", "Set Up Wallet", "Refresh Status"]) {
           assert.ok(all.includes(`Sell Compute: ${title}`), `the palette does not offer ${title}: ${all.join(", ")}`);
         }
       } finally {
