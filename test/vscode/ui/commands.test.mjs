@@ -2,7 +2,7 @@
 // - the command palette offers Go Online only while offline and Go Offline only while online (the
 //   extension's context keys and the manifest's when clauses, evaluated by VS Code itself), and
 //   never Toggle Online (the status bar's click);
-// - Settings shows Sell Compute's settings in five sections;
+// - Settings shows Sell Compute's settings in six sections;
 // - a failed Go Online (Ollama really down) raises one notification, and its Open Settings shows
 //   the one setting at fault, sellCompute.ollama.host.
 import assert from "node:assert/strict";
@@ -56,7 +56,7 @@ export default [
     },
   },
   {
-    name: "settings: Sell Compute's settings in five sections",
+    name: "settings: Sell Compute's settings in six sections",
     timeout: 60_000,
     fn: async (ctx) => {
       const { page } = ctx;
