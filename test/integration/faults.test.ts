@@ -8,6 +8,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { type Event, finalizeEvent } from "nostr-tools/pure"
 import type { Config } from "../../src/dvm/config"
+import { Inference } from "../../src/dvm/services/Inference"
 import { Customer, statusOf, tag } from "../support/customer"
 import { startOllamaStandIn, type OllamaStandIn, waitFor } from "../support/ollama-server"
 import { startProvider, type TestProvider } from "../support/provider"
@@ -119,6 +120,23 @@ describe("fault suite", function() {
       assert.equal(customer.repliesFor(fine.id).results.length, 1)
     } finally {
       customer.close()
+    }
+  })
+
+  it("Ollama's model list is untrusted: unreadable names are left out, a list past 4 MiB is refused with a reason", async () => {
+    const provider = await online()
+    const models = ollama.models
+    try {
+      ollama.models = ["llama3.2:1b", "evil\u001b[31mred", "x".repeat(300), "llama3.2:1b"]
+      const status = await provider.run(Inference.use((inference) => inference.status))
+      assert.deepEqual(status.models, ["llama3.2:1b"])
+
+      ollama.models = Array.from({ length: 20_000 }, (_, i) => `m${i}-${"y".repeat(240)}`)
+      const flooded = await provider.run(Inference.use((inference) => inference.status))
+      assert.equal(flooded.reachable, false)
+      assert.match(flooded.error ?? "", /larger than \d+ bytes/)
+    } finally {
+      ollama.models = models
     }
   })
 

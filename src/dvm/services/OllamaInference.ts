@@ -10,6 +10,8 @@ import { InferenceError } from "../errors"
 import { STATUS_TIMEOUT_MS } from "../modelServer"
 import type { GenerationRequest, InferenceApi, InferenceStatus } from "./Inference"
 import { generationReplyBytes, keptAliveFetch } from "./keptAliveFetch"
+import { MAX_MODEL_LIST_BYTES, readableModelNames } from "../modelNames"
+import { printable } from "../printable"
 import type { Settings } from "./Settings"
 
 const describe = (host: string, cause: unknown): string => {
@@ -28,13 +30,12 @@ export const makeOllamaInference = (settings: Settings["Service"]): InferenceApi
     const host = yield* currentHost
     return yield* Effect.tryPromise({
       try: async (signal) => {
-        const timeout = AbortSignal.timeout(STATUS_TIMEOUT_MS)
-        const abortable = new Ollama({
-          host,
-          fetch: (input, init) => fetch(input, { ...init, signal: AbortSignal.any([signal, timeout]) })
-        })
+        const abort = AbortSignal.any([signal, AbortSignal.timeout(STATUS_TIMEOUT_MS)])
+        // Bounded like every reply from a model server: a list larger than this is refused.
+        const abortable = new Ollama({ host, fetch: keptAliveFetch(abort, MAX_MODEL_LIST_BYTES) })
         const [version, list] = await Promise.all([abortable.version(), abortable.list()])
-        return { backend: "ollama" as const, reachable: true, host, version: version.version, models: list.models.map((m) => m.name) }
+        const models = readableModelNames(Array.isArray(list.models) ? list.models.map((m) => m?.name) : [])
+        return { backend: "ollama" as const, reachable: true, host, version: printable(String(version.version ?? ""), 64), models }
       },
       catch: (cause) => describe(host, cause)
     }).pipe(

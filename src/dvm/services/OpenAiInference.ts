@@ -14,16 +14,12 @@ import { printable } from "../printable"
 import { utf8Bytes } from "../promptTokens"
 import { serverName, STATUS_TIMEOUT_MS } from "../modelServer"
 import type { GenerationRequest, InferenceApi, InferenceStatus } from "./Inference"
+import { MAX_MODEL_LIST_BYTES, readableModelNames } from "../modelNames"
 import { generationReplyBytes, keptAliveFetch } from "./keptAliveFetch"
 import type { Secrets } from "./Secrets"
 import type { Settings } from "./Settings"
 
 const NAME = serverName("openai")
-/** Models kept from /v1/models, and the longest id taken: a server's list is not ours to trust. */
-const MAX_MODELS = 1000
-const MAX_MODEL_ID_CHARS = 256
-/** A model list larger than this is refused (a thousand ids take a fraction of it). */
-const MAX_LIST_BYTES = 4 * 1024 * 1024
 /** Of an error reply, this much is read (the rest is not waited for). */
 const MAX_ERROR_BODY_BYTES = 8192
 /** Text past this many characters per allowed token means the server ignores max_tokens: the job is stopped. */
@@ -140,17 +136,8 @@ const describe = (target: Target, cause: unknown, body: ErrorBody, timedOut = fa
 }
 
 /** Model ids as a person can read them, each once, bounded in number and length. */
-const modelIds = (data: unknown): ReadonlyArray<string> => {
-  if (!Array.isArray(data)) return []
-  const ids = new Set<string>()
-  for (const entry of data) {
-    const id = (entry as { id?: unknown } | null)?.id
-    if (typeof id !== "string" || id === "" || id.length > MAX_MODEL_ID_CHARS || printable(id, MAX_MODEL_ID_CHARS) !== id) continue
-    ids.add(id)
-    if (ids.size >= MAX_MODELS) break
-  }
-  return [...ids]
-}
+const modelIds = (data: unknown): ReadonlyArray<string> =>
+  Array.isArray(data) ? readableModelNames(data.map((entry) => (entry as { id?: unknown } | null)?.id)) : []
 
 const isCount = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0
 
@@ -200,7 +187,7 @@ export const makeOpenAiInference = (settings: Settings["Service"], secrets: Secr
     return yield* Effect.tryPromise({
       try: async (interrupted) => {
         const signal = AbortSignal.any([interrupted, timeout])
-        const page = await client(target, keepingErrorBody(keptAliveFetch(signal, MAX_LIST_BYTES), body), STATUS_TIMEOUT_MS).models.list({ signal })
+        const page = await client(target, keepingErrorBody(keptAliveFetch(signal, MAX_MODEL_LIST_BYTES), body), STATUS_TIMEOUT_MS).models.list({ signal })
         const result: InferenceStatus = { backend: "openai", reachable: true, host: target.baseUrl, models: modelIds(page.data) }
         return result
       },
