@@ -7,6 +7,7 @@
  * A history line is untrusted (hand edits, torn lines): each field is taken only when it has the
  * right type, and a line without a usable id is skipped.
  */
+import { undoesPayment, undoesStatus } from "../services/JobStore"
 import { type JobFacts, Rollup } from "./rollup"
 
 const STATUSES = ["received", "processing", "success", "error"] as const
@@ -151,10 +152,9 @@ export class HistoryIndex {
     if (finite(update.priceSats) && update.priceSats >= 0) n.priceSats[row] = update.priceSats
     // As in JobStore: a line read twice, after later ones, undoes no outcome (paid stays paid, ended stays ended).
     const status = code(STATUSES, update.status)
-    const ended = (s: number | undefined) => s === code(STATUSES, "success") || s === code(STATUSES, "error")
-    if (status > 0 && !(ended(this.#bytes.status[row]) && !ended(status))) this.#bytes.status[row] = status
+    if (status > 0 && !undoesStatus(STATUSES[this.#bytes.status[row]! - 1], update.status)) this.#bytes.status[row] = status
     const payment = code(PAYMENTS, update.payment)
-    if (payment > 0 && this.#bytes.payment[row] !== code(PAYMENTS, "paid")) this.#bytes.payment[row] = payment
+    if (payment > 0 && !undoesPayment(PAYMENTS[this.#bytes.payment[row]! - 1], update.payment)) this.#bytes.payment[row] = payment
     if (shortString(update.customer, MAX_ID)) this.#ints.customer[row] = this.intern(update.customer)
     if (shortString(update.model, MAX_NAME)) this.#ints.model[row] = this.intern(update.model)
     if (at) {

@@ -128,11 +128,13 @@ const pinned = (job: JobRecord) => job.status === "received" || job.status === "
  * What an update cannot undo: a paid job stays paid and an ended job stays ended. A history line can
  * be read twice, after later ones (see appendToHistory); applied again it changes no outcome.
  */
+export const undoesPayment = (previous: unknown, next: unknown) => previous === "paid" && next !== undefined
+export const undoesStatus = (previous: unknown, next: unknown) =>
+  (previous === "success" || previous === "error") && (next === "received" || next === "processing")
+
 const final = (previous: JobRecord | undefined, update: JobUpdate): Partial<JobRecord> => ({
-  ...(previous?.payment === "paid" && update.payment !== undefined ? { payment: "paid", paidAt: previous.paidAt } : {}),
-  ...((previous?.status === "success" || previous?.status === "error") && (update.status === "received" || update.status === "processing")
-    ? { status: previous.status }
-    : {})
+  ...(undoesPayment(previous?.payment, update.payment) ? { payment: "paid", paidAt: previous?.paidAt } : {}),
+  ...(undoesStatus(previous?.status, update.status) ? { status: previous?.status } : {})
 })
 
 const parseLine = (line: string): JobUpdate | Carried | undefined => {
