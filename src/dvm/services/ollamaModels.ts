@@ -5,6 +5,7 @@
  * it is used, and a model whose details cannot be had is still listed, without them.
  */
 import { Effect } from "effect"
+import { keptAliveFetch } from "./keptAliveFetch"
 
 export interface ModelDetails {
   readonly name: string
@@ -32,29 +33,15 @@ const plain = (value: unknown, max: number): string | undefined =>
 
 const readJson = async (response: Response): Promise<unknown> => {
   if (!response.ok) throw new Error(`HTTP ${response.status}`)
-  const reader = response.body?.getReader()
-  if (!reader) throw new Error("no body")
-  const chunks: Array<Uint8Array> = []
-  let size = 0
-  while (true) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > MAX_ANSWER_BYTES) {
-      await reader.cancel()
-      throw new Error(`answer over ${MAX_ANSWER_BYTES} bytes`)
-    }
-    chunks.push(value)
-  }
-  return JSON.parse(Buffer.concat(chunks).toString("utf8"))
+  return response.json()
 }
 
 const request = (host: string, path: string, signal: AbortSignal, body?: unknown) =>
   // Joined as text: `new URL(path, host)` would drop a path the host may have (a proxy's prefix).
-  fetch(`${host.replace(/\/+$/, "")}${path}`, {
+  // keptAliveFetch bounds the answer: past MAX_ANSWER_BYTES it fails.
+  keptAliveFetch(signal, MAX_ANSWER_BYTES)(`${host.replace(/\/+$/, "")}${path}`, {
     method: body === undefined ? "GET" : "POST",
-    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
-    signal
+    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } })
   }).then(readJson)
 
 interface Listed {
