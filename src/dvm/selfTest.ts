@@ -259,9 +259,12 @@ export const runSelfTest = async (options: SelfTestOptions): Promise<SelfTestRep
   return { ok: relays.length > 0 && relays.every((r) => r.ok), relays }
 }
 
-/** One line per relay for a person: ok with the round trip, or the step that failed and why. */
-export const verdictLine = (verdict: RelayVerdict): string => {
-  if (verdict.ok) return `PASS ${verdict.url}: announcement, heartbeat, feedback and result all checked; round trip ${((verdict.roundTripMs ?? 0) / 1000).toFixed(1)} s`
+/** What a relay's test found, for a person: all checked with the round trip, or the step that failed and why. */
+export const verdictText = (verdict: RelayVerdict): string => {
+  if (verdict.ok) return `announcement, heartbeat, feedback and result all checked; round trip ${((verdict.roundTripMs ?? 0) / 1000).toFixed(1)} s`
   const failed = verdict.steps.find((s) => !s.ok)
-  return `FAIL ${verdict.url}: ${failed?.step ?? "connect"} failed: ${failed?.detail ?? "unknown"}`
+  return `${failed?.step ?? "connect"} failed: ${failed?.detail ?? "unknown"}`
 }
+
+/** One line per relay: PASS or FAIL, the relay, what its test found. */
+export const verdictLine = (verdict: RelayVerdict): string => `${verdict.ok ? "PASS" : "FAIL"} ${verdict.url}: ${verdictText(verdict)}`

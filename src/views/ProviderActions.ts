@@ -11,13 +11,13 @@ import { qualifiedId, SETTINGS_SECTION, settingIds, type WALLET_BACKENDS } from 
 import { newMnemonic, parseMnemonic } from "../dvm/mnemonic"
 import { parseSecretKey } from "../dvm/protocol/identity"
 import { useWasmSignatures } from "../dvm/protocol/signing"
-import { type RelayVerdict, runSelfTest, type SelfTestReport, verdictLine } from "../dvm/selfTest"
+import { type RelayVerdict, runSelfTest, type SelfTestReport, verdictLine, verdictText } from "../dvm/selfTest"
 import { History, type HistoryFilter } from "../dvm/services/History"
 import { Identity } from "../dvm/services/Identity"
 import { Inference } from "../dvm/services/Inference"
 import type { JobStore } from "../dvm/services/JobStore"
 import { Kind5050DVM } from "../dvm/services/Kind5050DVM"
-import type { Nostr } from "../dvm/services/Nostr"
+import { type Nostr, normalizeRelayUrl } from "../dvm/services/Nostr"
 import { type SecretName, Secrets } from "../dvm/services/Secrets"
 import { Settings } from "../dvm/services/Settings"
 import { Wallet } from "../dvm/services/Wallet"
@@ -476,8 +476,10 @@ export class ProviderActions {
     this.#testing = true
     const model = this.#model
     // The dashboard shows the test as it runs: a line per relay, the step it is at, then its verdict.
-    let lines = relays.map((url) => ({ url: url.replace(/\/+$/, ""), text: "waiting" }) as { url: string; ok?: boolean; text: string })
-    const show = (running: boolean) => model.update({ selfTest: { running, ...(running ? {} : { finishedAt: Date.now() }), relays: lines } })
+    const line = (url: string, ok: boolean | undefined, text: string) => ({ url: normalizeRelayUrl(url), ...(ok === undefined ? {} : { ok }), text })
+    const lines = new Map(relays.map((url) => [url, line(url, undefined, "waiting")]))
+    const show = (running: boolean) =>
+      model.update({ selfTest: { running, ...(running ? {} : { finishedAt: Date.now() }), relays: [...lines.values()] } })
     show(true)
     try {
       const report = await vscode.window.withProgress(
@@ -488,15 +490,16 @@ export class ProviderActions {
             providerSecretKey: keys.secretKey,
             onStep: (url, step) => {
               log.info(`Self-test ${url}: ${step.ok ? "ok" : "FAILED"} ${step.step}: ${step.detail}`)
-              const at = url.replace(/\/+$/, "")
-              lines = lines.map((line) => line.url === at ? { url: at, ...(step.ok ? {} : { ok: false }), text: `${step.step}${step.ok ? " ok" : " failed"}: ${step.detail}` } : line)
+              lines.set(url, line(url, step.ok ? undefined : false, `${step.step}${step.ok ? " ok" : " failed"}: ${step.detail}`))
               show(true)
               progress.report({ message: `${url}: ${step.step}${step.ok ? "" : " failed"}` })
             }
           })
       )
-      for (const verdict of report.relays) log.info(`Self-test ${verdictLine(verdict)}`)
-      lines = report.relays.map((verdict) => ({ url: verdict.url.replace(/\/+$/, ""), ok: verdict.ok, text: verdictLine(verdict).replace(/^(PASS|FAIL) \S+: /, "") }))
+      for (const verdict of report.relays) {
+        log.info(`Self-test ${verdictLine(verdict)}`)
+        lines.set(verdict.url, line(verdict.url, verdict.ok, verdictText(verdict)))
+      }
       const failed = report.relays.filter((r) => !r.ok)
       // Not awaited: the test has ended even while the message stays up.
       void (report.ok

@@ -10,7 +10,7 @@ import { Inference, type InferenceStatus } from "../dvm/services/Inference"
 import { type Earnings, type JobRecord, JobStore } from "../dvm/services/JobStore"
 import type { DvmStatus } from "../dvm/services/Kind5050DVM"
 import { Kind5050DVM } from "../dvm/services/Kind5050DVM"
-import { Nostr, type RelayState } from "../dvm/services/Nostr"
+import { normalizeRelayUrl, Nostr, type RelayState } from "../dvm/services/Nostr"
 import { Settings } from "../dvm/services/Settings"
 import { Wallet, type WalletStatus } from "../dvm/services/Wallet"
 
@@ -143,6 +143,6 @@ export type RelayView = Omit<RelayState, "status"> & { readonly status: RelaySta
 
 export const relayView = (snapshot: ProviderSnapshot): ReadonlyArray<RelayView> => {
   const byUrl = new Map(snapshot.relays.map((r) => [r.url, r]))
-  const configured = snapshot.config.relays.map((url) => url.replace(/\/+$/, ""))
+  const configured = snapshot.config.relays.map(normalizeRelayUrl)
   return [...new Set(configured)].map((url) => byUrl.get(url) ?? { url, status: "offline" as const })
 }

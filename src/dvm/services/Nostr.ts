@@ -116,7 +116,8 @@ interface Link {
 
 const NOT_CONNECTED = "not connected"
 
-const normalize = (url: string) => url.replace(/\/+$/, "")
+/** A relay URL as relays are compared and shown: without trailing slashes. */
+export const normalizeRelayUrl = (url: string) => url.replace(/\/+$/, "")
 
 const reasonOf = (cause: unknown): string => {
   const text = cause instanceof Error ? cause.message : String(cause)
@@ -355,7 +356,7 @@ function makeNostr(options: NostrOptions) {
 
     const setRelays = (urls: ReadonlyArray<string>) =>
       Effect.gen(function*() {
-        const next = [...new Set(urls.map(normalize))]
+        const next = [...new Set(urls.map(normalizeRelayUrl))]
         const removed = wanted.filter((url) => !next.includes(url))
         wanted = next
         for (const url of removed) yield* FiberMap.remove(supervisors, url)
@@ -467,7 +468,7 @@ function makeNostr(options: NostrOptions) {
 
     const publish = (event: NostrEvent, extraRelays: ReadonlyArray<string> = []) =>
       Effect.gen(function*() {
-        const targets = [...new Set([...wanted, ...extraRelays.map(normalize)])]
+        const targets = [...new Set([...wanted, ...extraRelays.map(normalizeRelayUrl)])]
         const attempts = targets.map((url) => publishTo(url, event))
         if (event.kind === HANDLER_INFO_KIND) noteAnnouncement(targets, attempts)
         const settled = yield* settleWithGrace(attempts)

@@ -13,6 +13,7 @@ import type { JobInput, JobRequest } from "../protocol/jobRequest"
 import type { NostrEvent } from "../protocol/nostrEvent"
 import { promptFor } from "../protocol/prompts"
 import { publicOnlyLookup, whyNotPublicRelay } from "../publicRelay"
+import { normalizeRelayUrl } from "./Nostr"
 import { RelayConnection, type RelayConnectionEvents } from "./relayConnection"
 import { printable } from "../printable"
 
@@ -137,8 +138,8 @@ const fetchFirst = (targets: ReadonlyArray<Target>, filter: Filter, accept: (eve
 /** The hint first (when it is a public relay and not one of ours), then our relays. */
 const targetsFor = (input: { readonly relay?: string }, ourRelays: ReadonlyArray<string>): ReadonlyArray<Target> => {
   const ours = ourRelays.map((url) => ({ url, customer: false }))
-  const hint = input.relay?.replace(/\/+$/, "")
-  if (hint === undefined || ourRelays.some((url) => url.replace(/\/+$/, "") === hint) || whyNotPublicRelay(hint) !== undefined) return ours
+  const hint = input.relay === undefined ? undefined : normalizeRelayUrl(input.relay)
+  if (hint === undefined || ourRelays.some((url) => normalizeRelayUrl(url) === hint) || whyNotPublicRelay(hint) !== undefined) return ours
   return [{ url: hint, customer: true }, ...ours]
 }
 
