@@ -7,8 +7,8 @@
 // model's chat template adds); eval_count = chunks emitted, capped by options.num_predict when it is
 // > 0 (then done_reason is "length", else "stop"). `hold()` keeps streaming generations from sending
 // tokens until `release()`, so a test can act while a job is certainly still running.
-import http from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type http from "node:http";
+import { ModelServerStandIn, readJson, sendJson, sleep, wordsOf } from "./modelServerStandIn";
 
 /**
  * How /api/generate and /api/chat behave (the other endpoints always answer):
@@ -54,10 +54,6 @@ export interface OllamaStandInOptions {
 const VERSION = "0.12.6";
 const FAKE_DIGEST = "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72";
 
-function wordsOf(text: string): string[] {
-  return text.split(/\s+/).filter((w) => w.length > 0);
-}
-
 function modelDetails(parameterSize = "1.2B") {
   return {
     parent_model: "",
@@ -69,15 +65,7 @@ function modelDetails(parameterSize = "1.2B") {
   };
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text) });
-  res.end(text);
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-export class OllamaStandIn {
+export class OllamaStandIn extends ModelServerStandIn {
   models: string[];
   mode: OllamaMode;
   delayMsPerToken: number;
@@ -92,105 +80,24 @@ export class OllamaStandIn {
   showRequests = 0;
   /** Every /api/generate and /api/chat request received, in order (including failed/hung ones). */
   readonly requests: GenerationRequest[] = [];
-  /** Generation requests whose client went away before the response was complete. */
-  aborted = 0;
-  /** Generation requests currently being answered (or hanging). */
-  inFlight = 0;
-
-  private server?: http.Server;
-  private readonly sockets = new Set<Socket>();
   private readonly loaded = new Set<string>();
-  private closing = false;
-  private _port: number;
-  private gate?: { readonly opened: Promise<void>; readonly open: () => void };
 
   constructor(opts: OllamaStandInOptions = {}) {
+    super(opts.port);
     this.models = opts.models ?? ["llama3.2:1b"];
     this.mode = opts.mode ?? "ok";
     this.delayMsPerToken = opts.delayMsPerToken ?? 0;
     this.responder = opts.responder ?? defaultResponder;
-    this._port = opts.port ?? 0;
     this.promptTokenOverhead = opts.promptTokenOverhead ?? 0;
-  }
-
-  /**
-   * Streaming generations (running and new) send no token until `release()`: the job is certainly
-   * still running while the test acts. Headers go out as usual, so the client can still abort.
-   */
-  hold(): void {
-    if (this.gate) return;
-    let open = () => {};
-    const opened = new Promise<void>((resolve) => (open = resolve));
-    this.gate = { opened, open };
-  }
-
-  /** Lets held generations go on. */
-  release(): void {
-    const gate = this.gate;
-    this.gate = undefined;
-    gate?.open();
-  }
-
-  get held(): boolean {
-    return this.gate !== undefined;
-  }
-
-  get port(): number {
-    return this._port;
   }
 
   /** http://127.0.0.1:<port>, the `host` for `new Ollama({ host })`; stable across stop()/start(). */
   get url(): string {
-    return `http://127.0.0.1:${this._port}`;
-  }
-
-  get running(): boolean {
-    return this.server !== undefined;
+    return `http://127.0.0.1:${this.port}`;
   }
 
   setMode(mode: OllamaMode): void {
     this.mode = mode;
-  }
-
-  /** Listens (again) on the same port as before, or a free one the first time when port was 0. */
-  async start(): Promise<void> {
-    if (this.server) return;
-    const server = http.createServer((req, res) => {
-      this.handle(req, res).catch((error) => {
-        if (!res.headersSent) sendJson(res, error instanceof SyntaxError ? 400 : 500, { error: String(error) });
-        else res.destroy();
-      });
-    });
-    server.on("connection", (socket) => {
-      this.sockets.add(socket);
-      socket.once("close", () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this._port, "127.0.0.1", () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    this._port = (server.address() as AddressInfo).port;
-    this.server = server;
-    this.closing = false;
-  }
-
-  /** Stops listening and drops every connection (hanging requests included): Ollama is now unreachable. */
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    this.closing = true; // connections we cut don't count as client aborts
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const socket of this.sockets) socket.destroy();
-    await closed;
-  }
-
-  /** Same as stop(); for use in after() hooks. */
-  close(): Promise<void> {
-    return this.stop();
   }
 
   /** Clears recorded requests and counters (not models/mode/responder). */
@@ -200,7 +107,11 @@ export class OllamaStandIn {
     this.loaded.clear();
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected failureBody(message: string): unknown {
+    return { error: message };
+  }
+
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     const route = `${req.method} ${url.pathname}`;
     if (req.method === "GET" && url.pathname === "/") {
@@ -263,26 +174,20 @@ export class OllamaStandIn {
     const prompt = endpoint === "chat" ? (messages ?? []).map((m) => m.content).join("\n") : String(body.prompt ?? "");
     this.requests.push({ endpoint, model, prompt, options, stream, messages, body });
 
-    this.inFlight++;
-    let finished = false;
-    res.once("close", () => {
-      this.inFlight--;
-      if (!finished && !this.closing) this.aborted++;
-    });
+    const { finish, gone } = this.track(res);
     const end = (text?: string) => {
-      finished = true;
+      finish();
       res.end(text);
     };
-    const gone = () => res.destroyed || res.writableEnded;
 
     const mode = this.mode;
     if (mode === "hang") return; // answered only by the client going away
     if (mode === "fail500") {
-      finished = true;
+      finish();
       return sendJson(res, 500, { error: "llama runner process has terminated: exit status 2" });
     }
     if (!model || !this.models.includes(model)) {
-      finished = true;
+      finish();
       return sendJson(res, 404, { error: `model '${model}' not found` });
     }
     this.loaded.add(model);
@@ -316,7 +221,7 @@ export class OllamaStandIn {
       if (mode === "stall") return; // nothing to stall between: same as hang
       if (this.delayMsPerToken > 0) await sleep(this.delayMsPerToken * tokens.length);
       if (gone()) return;
-      finished = true;
+      finish();
       return sendJson(res, 200, finalChunk(tokens.join("")));
     }
 
@@ -324,22 +229,12 @@ export class OllamaStandIn {
     res.flushHeaders(); // so the client gets its stream (and can abort it) before the first token
     if (mode === "stall") return;
     if (mode === "flood") {
-      const piece = Buffer.from(`{"model":"${model}","response":"` + "x".repeat(64 * 1024));
-      while (!gone()) {
-        if (res.write(piece)) continue;
-        await new Promise<void>((resolve) => {
-          const go = () => {
-            res.off("drain", go).off("close", go);
-            resolve();
-          };
-          res.on("drain", go).on("close", go);
-        });
-      }
-      return;
+      res.write(`{"model":"${model}","response":"`);
+      return this.flood(res, "x".repeat(64 * 1024));
     }
     const count = mode === "errorMidStream" ? Math.min(1, tokens.length) : tokens.length;
     for (const token of tokens.slice(0, count)) {
-      while (this.gate && !gone()) await Promise.race([this.gate.opened, sleep(50)]);
+      await this.whileHeld(gone);
       if (this.delayMsPerToken > 0) await sleep(this.delayMsPerToken);
       if (gone()) return;
       res.write(JSON.stringify(chunk(token)) + "\n");
@@ -350,14 +245,6 @@ export class OllamaStandIn {
     }
     end(JSON.stringify(finalChunk("")) + "\n");
   }
-}
-
-async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
-  let text = "";
-  for await (const part of req) text += part;
-  if (!text) return {};
-  const value: unknown = JSON.parse(text);
-  return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
 }
 
 /** Creates and starts a stand-in; `close()` it in an after() hook. */

@@ -8,8 +8,8 @@
 // usage.completion_tokens = chunks sent, capped by max_tokens (finish_reason "length", else "stop").
 // `hold()` keeps streaming completions from sending tokens until `release()`, so a test can act while
 // a job is certainly running. Every request is recorded with its Authorization header.
-import http from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type http from "node:http";
+import { ModelServerStandIn, readJson, sendJson, sleep, wordsOf } from "./modelServerStandIn";
 
 /**
  * How /v1/chat/completions behaves (/v1/models always answers, unless `apiKey` refuses it):
@@ -56,20 +56,11 @@ export interface OpenAiStandInOptions {
   promptTokenOverhead?: number;
 }
 
-const wordsOf = (text: string): string[] => text.split(/\s+/).filter((w) => w.length > 0);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) });
-  res.end(text);
-}
-
 const openAiError = (message: string, type: string, param: string | null = null, code: string | null = null) => ({
   error: { message, type, param, code },
 });
 
-export class OpenAiStandIn {
+export class OpenAiStandIn extends ModelServerStandIn {
   models: string[];
   mode: OpenAiMode;
   sendsUsage: boolean;
@@ -88,18 +79,9 @@ export class OpenAiStandIn {
   readonly authorizations: Array<string | undefined> = [];
   /** GET /v1/models requests received. */
   modelListings = 0;
-  /** Completions whose client went away before the response was complete. */
-  aborted = 0;
-  /** Completions being answered (or hanging) now. */
-  inFlight = 0;
-
-  private server?: http.Server;
-  private readonly sockets = new Set<Socket>();
-  private closing = false;
-  private _port: number;
-  private gate?: { readonly opened: Promise<void>; readonly open: () => void };
 
   constructor(opts: OpenAiStandInOptions = {}) {
+    super(opts.port);
     this.models = opts.models ?? ["qwen2.5-0.5b-instruct"];
     this.mode = opts.mode ?? "ok";
     this.sendsUsage = opts.sendsUsage ?? true;
@@ -109,70 +91,12 @@ export class OpenAiStandIn {
     this.refusedParams = opts.refusedParams ?? [];
     this.delayMsPerToken = opts.delayMsPerToken ?? 0;
     this.responder = opts.responder ?? defaultResponder;
-    this._port = opts.port ?? 0;
     this.promptTokenOverhead = opts.promptTokenOverhead ?? 0;
-  }
-
-  /** Streaming completions (running and new) send no token until `release()`; headers go out as usual. */
-  hold(): void {
-    if (this.gate) return;
-    let open = () => {};
-    const opened = new Promise<void>((resolve) => (open = resolve));
-    this.gate = { opened, open };
-  }
-
-  release(): void {
-    const gate = this.gate;
-    this.gate = undefined;
-    gate?.open();
-  }
-
-  get port(): number {
-    return this._port;
   }
 
   /** The base URL a client is given: http://127.0.0.1:<port>/v1. */
   get baseUrl(): string {
-    return `http://127.0.0.1:${this._port}/v1`;
-  }
-
-  async start(): Promise<void> {
-    if (this.server) return;
-    const server = http.createServer((req, res) => {
-      this.handle(req, res).catch((error) => {
-        if (!res.headersSent) sendJson(res, error instanceof SyntaxError ? 400 : 500, openAiError(String(error), "invalid_request_error"));
-        else res.destroy();
-      });
-    });
-    server.on("connection", (socket) => {
-      this.sockets.add(socket);
-      socket.once("close", () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this._port, "127.0.0.1", () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    this._port = (server.address() as AddressInfo).port;
-    this.server = server;
-    this.closing = false;
-  }
-
-  /** Stops listening and drops every connection: the server is now unreachable. */
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    this.closing = true;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const socket of this.sockets) socket.destroy();
-    await closed;
-  }
-
-  close(): Promise<void> {
-    return this.stop();
+    return `http://127.0.0.1:${this.port}/v1`;
   }
 
   /** Clears recorded requests and counters (not the options). */
@@ -183,7 +107,11 @@ export class OpenAiStandIn {
     this.aborted = 0;
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected failureBody(message: string): unknown {
+    return openAiError(message, "invalid_request_error");
+  }
+
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     const authorization = req.headers.authorization;
     this.authorizations.push(authorization);
@@ -212,15 +140,9 @@ export class OpenAiStandIn {
     const prompt = messages.map((m) => String(m.content ?? "")).join("\n");
     this.requests.push({ path, model, prompt, stream, body, authorization });
 
-    this.inFlight++;
-    let finished = false;
-    res.once("close", () => {
-      this.inFlight--;
-      if (!finished && !this.closing) this.aborted++;
-    });
-    const gone = () => res.destroyed || res.writableEnded;
+    const { finish, gone } = this.track(res);
     const fail = (status: number, error: unknown) => {
-      finished = true;
+      finish();
       sendJson(res, status, error);
     };
 
@@ -251,7 +173,7 @@ export class OpenAiStandIn {
     if (!stream) {
       if (this.delayMsPerToken > 0) await sleep(this.delayMsPerToken * tokens.length);
       if (gone()) return;
-      finished = true;
+      finish();
       return sendJson(res, 200, {
         id,
         object: "chat.completion",
@@ -274,23 +196,18 @@ export class OpenAiStandIn {
     res.flushHeaders(); // so the client has its stream (and can abort it) before the first token
     send(chunk({ role: "assistant", content: "" }, null));
     if (mode === "flood") {
-      const block = "x".repeat(64 * 1024);
-      const closed = new Promise((resolve) => res.once("close", resolve));
       res.write("data: ");
-      while (!gone()) {
-        if (!res.write(block)) await Promise.race([new Promise((resolve) => res.once("drain", resolve)), closed]);
-      }
-      return;
+      return this.flood(res, "x".repeat(64 * 1024));
     }
     const count = mode === "errorMidStream" ? Math.min(1, tokens.length) : tokens.length;
     for (const token of tokens.slice(0, count)) {
-      while (this.gate && !gone()) await Promise.race([this.gate.opened, sleep(50)]);
+      await this.whileHeld(gone);
       if (this.delayMsPerToken > 0) await sleep(this.delayMsPerToken);
       if (gone()) return;
       send(chunk({ content: token }, null));
     }
     if (gone()) return;
-    finished = true;
+    finish();
     if (mode === "errorMidStream") {
       send(openAiError("The model runner crashed mid-stream", "server_error"));
       return void res.end();
@@ -301,14 +218,6 @@ export class OpenAiStandIn {
     if (this.sendsUsage && options?.include_usage === true) send({ id, object: "chat.completion.chunk", created, model, choices: [], usage });
     res.end("data: [DONE]\n\n");
   }
-}
-
-async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
-  let text = "";
-  for await (const part of req) text += part;
-  if (!text) return {};
-  const value: unknown = JSON.parse(text);
-  return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
 }
 
 /** Creates and starts a stand-in; `close()` it in an after() hook. */
