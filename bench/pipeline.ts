@@ -28,7 +28,7 @@ import { startRelay } from "../test/support/relay"
 import { type JobRun, type LoadReply, type LoadRequest, STREAMING_TOKEN_MS, STREAMING_TOKENS } from "./pipelineLoad"
 import type { ProviderReply, ProviderRequest } from "./pipelineProvider"
 
-const SEQUENTIAL_JOBS = 100
+const SEQUENTIAL_JOBS = 300
 const CONCURRENT_JOBS = 200
 const CONCURRENCY = 4
 const STREAMING_JOBS = 20

@@ -6,7 +6,7 @@
  * the customer. The online session (Kind5050DVM.ts) owns the job fibers and hands each request here.
  * See "The job pipeline" in DESIGN.md.
  */
-import { Cause, Context, Effect, Fiber, Layer, Queue, Schedule, Semaphore, SubscriptionRef } from "effect"
+import { Cause, Context, Deferred, Effect, Fiber, Layer, Queue, Schedule, Semaphore, SubscriptionRef } from "effect"
 import { Admission, type AdmissionLimits } from "../admission"
 import { offeredModels } from "../catalogue"
 import { Fleet, openInvoiceOf } from "../fleet/Fleet"
@@ -159,13 +159,15 @@ function makeJobPipeline() {
     /**
      * Partial results while the model writes: the text so far as `partial` feedback (encrypted like
      * the request), the first as soon as there is text, then at most one per interval, always the
-     * newest. Each is handed to the relays' connections before `stop` can return, so none ever
-     * follows the result; `stop` does not wait for its OK.
+     * newest, never before `processing`. Each is handed to the relays' connections before `stop` can
+     * return, so none ever follows the result; `stop` does not wait for its OK.
      */
-    const streamPartials = (keys: Keys, job: JobRequest, intervalMs: number) =>
+    const streamPartials = (keys: Keys, job: JobRequest, intervalMs: number, processingOut: Effect.Effect<void>) =>
       Effect.gen(function*() {
         const newest = yield* Queue.sliding<string>(1)
         const sender = yield* Effect.gen(function*() {
+          // None before `processing`, whose frame is handed to the connections just after the model's request leaves.
+          yield* processingOut
           while (true) {
             const text = yield* Queue.take(newest)
             // Past this the partial would be refused by relays; the result carries the whole text.
@@ -187,11 +189,11 @@ function makeJobPipeline() {
       })
 
     /** The model's answer, stopped (and Ollama aborted) when it runs past the job timeout. */
-    const generate = (keys: Keys, job: JobRequest, config: Config, options: GenerationOptions, model: string) =>
+    const generate = (keys: Keys, job: JobRequest, config: Config, options: GenerationOptions, model: string, processingOut: Effect.Effect<void>) =>
       Effect.gen(function*() {
         const timeoutSeconds = config["limits.jobTimeoutSeconds"]
         const intervalMs = config["streaming.intervalMs"]
-        const partials = intervalMs > 0 ? yield* streamPartials(keys, job, intervalMs) : undefined
+        const partials = intervalMs > 0 ? yield* streamPartials(keys, job, intervalMs, processingOut) : undefined
         const recorder = stageRecorder
         let firstByte = recorder !== undefined
         const onText = recorder || partials
@@ -296,14 +298,19 @@ function makeJobPipeline() {
         }
 
         yield* store.record({ id: job.id, status: "processing", startedAt: Date.now() })
-        // The model's request goes out first (the fork runs until it waits for Ollama), then
-        // `processing`, signed while the model works. Its fork also starts at once: its frame is on
-        // every relay's connection before the fork returns, so it precedes any partial, the result
-        // and any error there (relays take a connection's messages in order), and nothing waits for
-        // its OK, a round trip. Feedback goes to our relays only.
-        const generating = yield* Effect.forkChild(generate(keys, job, config, options, model), { startImmediately: true })
+        // The model's request goes out first: the fork runs until it waits for the model server, and
+        // node:http writes the request to its socket once this turn of the event loop ends, which
+        // the yield lets happen. Then `processing`, signed while the model works. Its fork starts at
+        // once: its frame is on every relay's connection before the fork returns, so it precedes any
+        // partial (which waits for `processingOut`), the result and any error there (this fiber sends
+        // those, after it; relays take a connection's messages in order), and nothing waits for its
+        // OK, a round trip. Feedback goes to our relays only.
+        const processingOut = yield* Deferred.make<void>()
+        const generating = yield* Effect.forkChild(generate(keys, job, config, options, model, Deferred.await(processingOut)), { startImmediately: true })
+        yield* Effect.yieldNow
         // Every feedback says something: nostrdvm-style clients pass its text on to their user.
         yield* Effect.forkChild(sendFeedback(keys, job, "processing", { extra: `running on ${model}` }), { startImmediately: true })
+        yield* Deferred.succeed(processingOut, undefined)
         const { generation, price, invoice } = yield* Effect.gen(function*() {
           // A job stopped while the model works stops the model (and its partials) before anything else.
           const generation = yield* Fiber.join(generating).pipe(Effect.onInterrupt(() => Fiber.interrupt(generating)))

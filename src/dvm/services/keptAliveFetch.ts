@@ -8,7 +8,6 @@
  */
 import * as http from "node:http"
 import * as https from "node:https"
-import { pipeline, Readable, Transform } from "node:stream"
 
 const agents: Record<string, http.Agent> = {
   "http:": new http.Agent({ keepAlive: true }),
@@ -17,15 +16,47 @@ const agents: Record<string, http.Agent> = {
 
 const abortError = () => new DOMException("This operation was aborted", "AbortError")
 
-/** Passes the body on until it grows past `maxBytes`, then fails it. */
-const bounded = (maxBytes: number) => {
+/**
+ * The reply's body as a web stream, read straight from the socket's chunks (no stream adapters
+ * between: measured, they cost a job a third of a millisecond): paused while the reader is behind,
+ * failed past `maxBytes`, and failed when the connection ends before the reply does.
+ */
+const bodyOf = (response: http.IncomingMessage, maxBytes: number | undefined): ReadableStream<Uint8Array> => {
   let received = 0
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      received += chunk.length
-      done(received > maxBytes ? new Error(`the reply was larger than ${maxBytes} bytes`) : null, chunk)
+  let open = true
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      const fail = (error: unknown) => {
+        if (!open) return
+        open = false
+        controller.error(error)
+        response.destroy()
+      }
+      response.on("data", (chunk: Buffer) => {
+        if (!open) return
+        received += chunk.length
+        if (maxBytes !== undefined && received > maxBytes) return fail(new Error(`the reply was larger than ${maxBytes} bytes`))
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))
+        if ((controller.desiredSize ?? 1) <= 0) response.pause()
+      })
+      response.once("end", () => {
+        if (!open) return
+        open = false
+        controller.close()
+      })
+      response.once("error", fail)
+      response.once("close", () => {
+        if (!response.complete) fail(new Error("the connection closed before the reply ended"))
+      })
+    },
+    pull() {
+      response.resume()
+    },
+    cancel() {
+      open = false
+      response.destroy()
     }
-  })
+  }, { highWaterMark: 16 })
 }
 
 /**
@@ -66,8 +97,7 @@ export const keptAliveFetch = (abort: AbortSignal, maxBytes?: number): typeof fe
         if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value)
       }
       const status = response.statusCode ?? 500
-      const source = maxBytes === undefined ? response : pipeline(response, bounded(maxBytes), () => undefined)
-      const body = status === 204 || status === 304 ? null : (Readable.toWeb(source) as ReadableStream<Uint8Array>)
+      const body = status === 204 || status === 304 ? null : bodyOf(response, maxBytes)
       resolve(new Response(body, { status, statusText: response.statusMessage ?? "", headers }))
     })
     request.end(typeof init?.body === "string" ? init.body : undefined)
