@@ -53,6 +53,7 @@ const probe = async (relay: string, count: number) => {
   try {
     for (let i = 0; i < count; i++) {
       const event = finalizeEvent({ kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [["t", `probe${i}`]], content: "ping" }, key)
+      let published: Promise<unknown> = Promise.resolve()
       await new Promise<void>((resolve) => {
         let start = 0
         const sub = client.pool.subscribe([relay], { kinds: [1], "#t": [`probe${i}`] }, {
@@ -63,11 +64,11 @@ const probe = async (relay: string, count: number) => {
           },
           oneose: () => {
             start = performance.now()
-            void client.pool.publish([relay], event)
+            published = Promise.all(client.pool.publish([relay], event))
           }
         })
       })
-      await new Promise((resolve) => setImmediate(resolve))
+      await published // its OK too, before the next
     }
   } finally {
     client.close()

@@ -3,7 +3,7 @@
  * hosts are (dist/cli.js, dist/extension.js), so its figures are the product's: nothing but the
  * provider runs here, and no run-time TypeScript loader sits between its modules. Spoken to over IPC:
  *   ← { start: { config, dataDir? } }       → { started }
- *   ← { modelRoundTrips: { url, count } }   → { roundTrips }   (the model server, asked directly)
+ *   ← { modelRoundTrips: { url, count } }   → { roundTrips, cpuMs }   (the model server, asked directly)
  *   ← { idle: { timeoutMs } }               → { idle }          (no job running any more)
  *   ← { cpu }                               → { cpu }           (process.cpuUsage() so far)
  *   ← { stages }                            → { stages }        (every stage recorded since the last ask)
@@ -29,8 +29,8 @@ export type ProviderRequest =
 
 export type ProviderReply =
   | { readonly started: true }
-  /** Request sent → first token read, in ms, through the client and fetch generation uses. */
-  | { readonly roundTrips: ReadonlyArray<number> }
+  /** Request sent → first token read, in ms, through the client and fetch generation uses; `cpuMs`: this process's CPU for one. */
+  | { readonly roundTrips: ReadonlyArray<number>; readonly cpuMs: number }
   | { readonly idle: true }
   | { readonly cpu: NodeJS.CpuUsage }
   | { readonly stages: ReadonlyArray<readonly [string, JobStage, number]> }
@@ -62,6 +62,7 @@ const untilIdle = async (timeoutMs: number) => {
 const modelRoundTrips = async (url: string, count: number) => {
   const client = new Ollama({ host: url, fetch: keptAliveFetch(new AbortController().signal) })
   const times: Array<number> = []
+  const cpuStart = process.cpuUsage()
   for (let i = 0; i < count; i++) {
     const start = performance.now()
     let first: number | undefined
@@ -70,7 +71,8 @@ const modelRoundTrips = async (url: string, count: number) => {
     }
     times.push((first ?? performance.now()) - start)
   }
-  return times
+  const cpu = process.cpuUsage(cpuStart)
+  return { roundTrips: times, cpuMs: (cpu.user + cpu.system) / 1000 / count }
 }
 
 const handle = async (message: ProviderRequest): Promise<ProviderReply> => {
@@ -85,7 +87,7 @@ const handle = async (message: ProviderRequest): Promise<ProviderReply> => {
     await provider.goOnline()
     return { started: true }
   }
-  if ("modelRoundTrips" in message) return { roundTrips: await modelRoundTrips(message.modelRoundTrips.url, message.modelRoundTrips.count) }
+  if ("modelRoundTrips" in message) return await modelRoundTrips(message.modelRoundTrips.url, message.modelRoundTrips.count)
   if ("idle" in message) {
     await untilIdle(message.idle.timeoutMs)
     return { idle: true }

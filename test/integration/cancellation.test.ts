@@ -60,6 +60,7 @@ describe("cancellation: only a job's own customer can cancel it", function() {
     const job = await owner.publish(owner.buildJob({ prompt: "keep running" }))
     const markerJob = await marker.publish(marker.buildJob({ prompt: "marker" }))
     await waitFor(() => ollama.inFlight === 2, 15_000, "both jobs running on Ollama")
+    await waitFor(() => owner.repliesFor(job.id).feedback.some((f) => statusOf(f) === "processing"), 15_000, "the owner told the job is running")
 
     await stranger.cancel(job) // someone else's deletion of the owner's request
     await marker.cancel(markerJob) // published after it, on the same relay: handled after it

@@ -224,6 +224,7 @@ describe("fault suite", function() {
     try {
       const job = await customer.publish(customer.buildJob({ prompt: "cancel me" }))
       await waitFor(() => ollama.inFlight === 1, 10_000, "inference started")
+      await waitFor(() => customer.repliesFor(job.id).feedback.some((f) => statusOf(f) === "processing"), 10_000, "the customer told the job is running")
       await customer.cancel(job)
       await waitFor(() => ollama.aborted === 1, 10_000, "the Ollama request aborted")
       ollama.setMode("ok")

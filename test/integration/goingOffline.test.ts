@@ -29,8 +29,9 @@ describe("going offline with a job in progress", function() {
   it("aborts the inference, sends error feedback and no result", async () => {
     const job = await customer.publish(customer.buildJob({ prompt: "a long story" }))
     await waitFor(() => ollama.inFlight === 1, 10_000, "inference started")
-    await provider.goOffline()
     const replies = customer.repliesFor(job.id)
+    await waitFor(() => replies.feedback.some((f) => statusOf(f) === "processing"), 10_000, "the customer told the job is running")
+    await provider.goOffline()
     await waitFor(() => replies.feedback.some((f) => statusOf(f) === "error"), 10_000, "error feedback")
     assert.deepEqual(replies.feedback.map(statusOf), ["processing", "error"])
     assert.match(tag(replies.feedback[1] as Event, "status")?.[2] ?? "", /went offline/)

@@ -112,7 +112,7 @@ describe("OpenAI-compatible backend", function() {
       ["param", "temperature", "0.2"],
       ["param", "top-k", "7"]
     ])
-    assert.deepEqual(replies.feedback.map(statusOf), ["processing", "success"])
+    assert.deepEqual(replies.feedback.map(statusOf), ["success"])
     const result = replies.results[0] as Event
     assert.equal(result.content, "the sky is blue because of Rayleigh scattering")
 
@@ -121,7 +121,7 @@ describe("OpenAI-compatible backend", function() {
     const invoice = provider.wallet.issued.at(-1)
     assert.equal(invoice?.amountSats, tokens)
     assert.deepEqual(tag(result, "amount"), ["amount", String(tokens * 1000), invoice?.bolt11])
-    assert.equal(statusText(replies.feedback[1]), `done: ${tokens} tokens, ${tokens} sats`)
+    assert.equal(statusText(replies.feedback[0]), `done: ${tokens} tokens, ${tokens} sats`)
     const record = await provider.jobRecord(job.id)
     assert.equal(record?.promptTokens, 5 + TEMPLATE_TOKENS)
     assert.equal(record?.completionTokens, 8)
@@ -171,7 +171,7 @@ describe("OpenAI-compatible backend", function() {
     assert.match(statusText(unseen.replies.feedback[0]), /does not cover this prompt/)
     await runJob(prompt, [model]) // the model is seen: 21 words + 9 template tokens counted by the server
     const seen = await runJob(prompt, [bid, model])
-    assert.deepEqual(seen.replies.feedback.map(statusOf), ["processing", "success"])
+    assert.deepEqual(seen.replies.feedback.map(statusOf), ["success"])
     const charged = provider.wallet.issued.at(-1)?.amountSats ?? Infinity
     assert.ok(charged <= 100, `charged ${charged} sats, within the bid`)
     assert.ok((server.requests.at(-1)?.body.max_tokens as number) < 200, "max_tokens lowered to fit the bid")
@@ -210,7 +210,7 @@ describe("OpenAI-compatible backend", function() {
     await waitFor(() => server.inFlight === 0, 5000, "the flood's connection closed")
     server.mode = "ok"
     const served = await runJob("calm again")
-    assert.deepEqual(served.replies.feedback.map(statusOf), ["processing", "success"])
+    assert.deepEqual(served.replies.feedback.map(statusOf), ["success"])
   })
 
   it("a server error reaches the customer as a readable reason naming the server, and the provider keeps serving", async () => {
@@ -258,7 +258,7 @@ describe("OpenAI-compatible backend", function() {
 
     server.mode = "ok"
     const served = await runJob("and now it works")
-    assert.deepEqual(served.replies.feedback.map(statusOf), ["processing", "success"])
+    assert.deepEqual(served.replies.feedback.map(statusOf), ["success"])
   })
 
   it("a refused key is said without the key, even when the server echoes it back", async () => {
@@ -281,7 +281,7 @@ describe("OpenAI-compatible backend", function() {
     const before = provider.logs.filter(warning).length
     const first = await runJob("count these five words")
     const second = await runJob("and these four too")
-    assert.deepEqual(second.replies.feedback.map(statusOf), ["processing", "success"])
+    assert.deepEqual(second.replies.feedback.map(statusOf), ["success"])
     // Ours: one token per streamed piece (4), the prompt at 4 bytes a token (22 bytes: 6; 18 bytes: 5).
     assert.equal((await provider.jobRecord(first.job.id))?.completionTokens, 4)
     assert.equal((await provider.jobRecord(first.job.id))?.promptTokens, 6)
@@ -298,7 +298,7 @@ describe("OpenAI-compatible backend", function() {
   it("drops top_k for a server that refuses it, and sends it there no more", async () => {
     server.refusedParams = ["top_k"]
     const first = await runJob("no top_k here")
-    assert.deepEqual(first.replies.feedback.map(statusOf), ["processing", "success"])
+    assert.deepEqual(first.replies.feedback.map(statusOf), ["success"])
     await runJob("still none")
     assert.deepEqual(server.requests.map((r) => "top_k" in r.body), [true, false, false], "refused once, then never sent")
     assert.equal(provider.logs.filter((l) => l.includes("does not take `top_k`")).length, 1)

@@ -57,6 +57,7 @@ describe("job pipeline against a real relay and an Ollama API", function() {
   beforeEach(() => {
     ollama.reset()
     ollama.setMode("ok")
+    ollama.delayMsPerToken = 0
   })
 
   it("announces itself with a NIP-89 handler for kind 5050 on going online", async () => {
@@ -81,8 +82,19 @@ describe("job pipeline against a real relay and an Ollama API", function() {
     assert.equal(expiration - beat.created_at, 900)
   })
 
-  it("serves a plain job: processing, a 6050 result with every tag, then success", async () => {
+  it("answers a job done before PROCESSING_AFTER_MS with its result and success only: no processing to wait through", async () => {
+    ollama.responder = () => "instant"
+    const job = customer.buildJob({ prompt: "quick one" })
+    const replies = await runJob(job)
+    assert.deepEqual(replies.feedback.map(statusOf), ["success"])
+    assert.equal(replies.results.length, 1)
+    assert.equal((replies.results[0] as Event).content, "instant")
+  })
+
+  it("serves a plain job that takes a while: processing, a 6050 result with every tag, then success", async () => {
     ollama.responder = () => "the sky is blue because of Rayleigh scattering"
+    // 8 tokens 25 ms apart: still running when PROCESSING_AFTER_MS has passed.
+    ollama.delayMsPerToken = 25
     const job = customer.buildJob({
       prompt: "why is the sky blue",
       tags: [["param", "model", "qwen2.5:0.5b"], ["param", "max_tokens", "100000"], ["param", "temperature", "0.2"], ["param", "top-k", "7"]]
@@ -139,7 +151,7 @@ describe("job pipeline against a real relay and an Ollama API", function() {
       })
       assert.equal(job.content.includes("?iv="), scheme === "nip04")
       const replies = await runJob(job)
-      assert.deepEqual(replies.feedback.map(statusOf), ["processing", "success"])
+      assert.deepEqual(replies.feedback.map(statusOf), ["success"])
       const result = replies.results[0] as Event
       assert.ok(tag(result, "encrypted"), "result is marked encrypted")
       assert.equal(result.tags.filter((t) => t[0] === "i").length, 0, "no cleartext inputs in the result")
@@ -160,7 +172,7 @@ describe("job pipeline against a real relay and an Ollama API", function() {
     await customer.publish(foreign)
     const mine = customer.buildJob({ prompt: "for you", tags: [["p", provider.pubkey]] })
     const replies = await runJob(mine)
-    assert.deepEqual(replies.feedback.map(statusOf), ["processing", "success"])
+    assert.deepEqual(replies.feedback.map(statusOf), ["success"])
     assert.deepEqual(customer.repliesFor(foreign.id), { feedback: [], results: [] })
     assert.deepEqual(ollama.requests.map((r) => r.prompt), ["for you"])
   })
@@ -175,7 +187,7 @@ describe("job pipeline against a real relay and an Ollama API", function() {
     await runJob(second)
     assert.equal(ollama.requests.filter((r) => r.prompt === "count me once").length, 1)
     assert.equal(new Set(replies.results.map((r) => r.id)).size, 1)
-    assert.deepEqual(replies.feedback.map(statusOf), ["processing", "success"])
+    assert.deepEqual(replies.feedback.map(statusOf), ["success"])
   })
 
   it("answers malformed requests with a readable error, then serves the next valid job", async () => {
@@ -195,7 +207,7 @@ describe("job pipeline against a real relay and an Ollama API", function() {
       assert.equal(replies.results.length, 0)
     }
     const good = await runJob(customer.buildJob({ prompt: "still there?" }))
-    assert.deepEqual(good.feedback.map(statusOf), ["processing", "success"])
+    assert.deepEqual(good.feedback.map(statusOf), ["success"])
     assert.deepEqual(ollama.requests.map((r) => r.prompt), ["still there?"])
   })
 
@@ -234,25 +246,25 @@ describe("job pipeline against a real relay and an Ollama API", function() {
   it("reports Ollama failing with HTTP 500 and recovers when it is back", async () => {
     ollama.setMode("fail500")
     const failed = await runJob(customer.buildJob({ prompt: "will fail" }))
-    assert.deepEqual(failed.feedback.map(statusOf), ["processing", "error"])
-    assert.match(tag(failed.feedback[1] as Event, "status")?.[2] ?? "", /Ollama/)
+    assert.deepEqual(failed.feedback.map(statusOf), ["error"])
+    assert.match(tag(failed.feedback[0] as Event, "status")?.[2] ?? "", /Ollama/)
     assert.equal(failed.results.length, 0)
     ollama.setMode("ok")
     const ok = await runJob(customer.buildJob({ prompt: "works again" }))
-    assert.deepEqual(ok.feedback.map(statusOf), ["processing", "success"])
+    assert.deepEqual(ok.feedback.map(statusOf), ["success"])
   })
 
   it("reports Ollama unreachable and recovers when it is back", async () => {
     await ollama.stop()
     try {
       const failed = await runJob(customer.buildJob({ prompt: "nobody home" }))
-      assert.deepEqual(failed.feedback.map(statusOf), ["processing", "error"])
-      assert.match(tag(failed.feedback[1] as Event, "status")?.[2] ?? "", /not reachable/)
+      assert.deepEqual(failed.feedback.map(statusOf), ["error"])
+      assert.match(tag(failed.feedback[0] as Event, "status")?.[2] ?? "", /not reachable/)
     } finally {
       await ollama.start()
     }
     const ok = await runJob(customer.buildJob({ prompt: "back again" }))
-    assert.deepEqual(ok.feedback.map(statusOf), ["processing", "success"])
+    assert.deepEqual(ok.feedback.map(statusOf), ["success"])
   })
 
   it("refuses to go online with a readable reason when Ollama is unreachable", async () => {

@@ -96,7 +96,10 @@ describe("rust-nostr reads what the provider publishes", function() {
     const request = EventBuilder.jobRequest(new Kind(5050))
       .tags([Tag.parse(["i", "Hello from rust-nostr", "text"]), Tag.parse(["param", "max_tokens", "32"])])
       .signWithKeys(keys)
-    const { id, replies } = await serve(request)
+    ollama.delayMsPerToken = 40 // a job that takes a while, so that it says `processing` too
+    const { id, replies } = await serve(request).finally(() => {
+      ollama.delayMsPerToken = 0
+    })
     const customer = keys.publicKey.toHex()
 
     const feedback = replies.filter((r) => r.kind === 7000).map(decoded)

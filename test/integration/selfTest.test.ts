@@ -54,8 +54,9 @@ describe("self-test", function() {
       assert.ok(verdict?.ok)
       assert.deepEqual(verdict.steps.map((s) => s.step), ["connect", "announcement", "heartbeat", "request", "feedback", "result"])
       assert.match(verdict.steps[1]?.detail ?? "", /found by a #k query \(kinds 5050, 5001, 5002\)/)
-      // The first feedback: running, or queued behind the previous relay's job while it sends its success.
-      assert.match(verdict.steps[4]?.detail ?? "", /processing: (running on llama3\.2:1b|queued: position 1, waiting for Ollama)/)
+      // The first feedback: success for a job done at once (no processing to wait through), or
+      // queued behind the previous relay's job while it sends its success.
+      assert.match(verdict.steps[4]?.detail ?? "", /(success: done: \d+ tokens, free|processing: queued: position 1, waiting for Ollama)/)
       assert.ok((verdict.roundTripMs ?? -1) >= 0)
       assert.match(verdictLine(verdict), new RegExp(`^PASS ${relay.url}: .*round trip \\d+\\.\\d s$`))
     }

@@ -58,6 +58,8 @@ const MODELS_CACHE_MS = 30_000
 const WITHDRAWN_LIMIT = 10_000
 /** Requests dropped for want of reply budget are reported at most this often. */
 const DROPPED_REPORT_MS = 60_000
+/** A job still running after this long tells its customer `processing` (sooner with its first partial). */
+const PROCESSING_AFTER_MS = 100
 /** On start, prompt-token estimates learn from this many of the latest jobs in the history. */
 const LEARN_FROM_JOBS = 500
 /** Partial results stop past this much text (relays refuse large events); the result has it all. */
@@ -159,17 +161,20 @@ function makeJobPipeline() {
     /**
      * Partial results while the model writes: the text so far as `partial` feedback (encrypted like
      * the request), the first as soon as there is text, then at most one per interval, always the
-     * newest, never before `processing`. Each is handed to the relays' connections before `stop` can
+     * newest, `processing` going out first. Each is handed to the relays' connections before `stop` can
      * return, so none ever follows the result; `stop` does not wait for its OK.
      */
-    const streamPartials = (keys: Keys, job: JobRequest, intervalMs: number, processingOut: Effect.Effect<void>) =>
+    const streamPartials = (keys: Keys, job: JobRequest, intervalMs: number, processingFirst: Effect.Effect<void>) =>
       Effect.gen(function*() {
         const newest = yield* Queue.sliding<string>(1)
         const sender = yield* Effect.gen(function*() {
-          // None before `processing`, whose frame is handed to the connections just after the model's request leaves.
-          yield* processingOut
+          let first = true
           while (true) {
             const text = yield* Queue.take(newest)
+            if (first) {
+              first = false
+              yield* processingFirst
+            }
             // Past this the partial would be refused by relays; the result carries the whole text.
             if (text.length > MAX_PARTIAL_CHARS) return
             const content = job.encryption ? encryptFor(job.encryption, keys.secretKey, job.customer, text) : text
@@ -189,11 +194,11 @@ function makeJobPipeline() {
       })
 
     /** The model's answer, stopped (and Ollama aborted) when it runs past the job timeout. */
-    const generate = (keys: Keys, job: JobRequest, config: Config, options: GenerationOptions, model: string, processingOut: Effect.Effect<void>) =>
+    const generate = (keys: Keys, job: JobRequest, config: Config, options: GenerationOptions, model: string, processingFirst: Effect.Effect<void>) =>
       Effect.gen(function*() {
         const timeoutSeconds = config["limits.jobTimeoutSeconds"]
         const intervalMs = config["streaming.intervalMs"]
-        const partials = intervalMs > 0 ? yield* streamPartials(keys, job, intervalMs, processingOut) : undefined
+        const partials = intervalMs > 0 ? yield* streamPartials(keys, job, intervalMs, processingFirst) : undefined
         const recorder = stageRecorder
         let firstByte = recorder !== undefined
         const onText = recorder || partials
@@ -298,22 +303,34 @@ function makeJobPipeline() {
         }
 
         yield* store.record({ id: job.id, status: "processing", startedAt: Date.now() })
-        // The model's request goes out first: the fork runs until it waits for the model server, and
-        // node:http writes the request to its socket once this turn of the event loop ends, which
-        // the yield lets happen. Then `processing`, signed while the model works. Its fork starts at
-        // once: its frame is on every relay's connection before the fork returns, so it precedes any
-        // partial (which waits for `processingOut`), the result and any error there (this fiber sends
-        // those, after it; relays take a connection's messages in order), and nothing waits for its
-        // OK, a round trip. Feedback goes to our relays only.
+        // `processing` is said once there is something to wait for: when the job has run for
+        // PROCESSING_AFTER_MS, or just before its first partial. A job answered sooner goes straight
+        // to its result: a feedback then would only cost the customer time (the relay takes it first).
+        // Once the model is done, a `processing` not yet handed to the connections never goes; one
+        // handed over is on every relay's connection before anything later for the job (relays take a
+        // connection's messages in order). Nothing waits for its OK, a round trip. Feedback goes to
+        // our relays only.
+        const startProcessing = yield* Deferred.make<void>()
         const processingOut = yield* Deferred.make<void>()
-        const generating = yield* Effect.forkChild(generate(keys, job, config, options, model, Deferred.await(processingOut)), { startImmediately: true })
-        yield* Effect.yieldNow
-        // Every feedback says something: nostrdvm-style clients pass its text on to their user.
-        yield* Effect.forkChild(sendFeedback(keys, job, "processing", { extra: `running on ${model}` }), { startImmediately: true })
-        yield* Deferred.succeed(processingOut, undefined)
+        let processingHandedOver = false
+        const processing = yield* Effect.forkChild(Effect.gen(function*() {
+          yield* Effect.raceFirst(Effect.sleep(PROCESSING_AFTER_MS), Deferred.await(startProcessing))
+          processingHandedOver = true
+          // Started at once: handed to every connection before the fork returns.
+          // Every feedback says something: nostrdvm-style clients pass its text on to their user.
+          const sent = yield* Effect.forkChild(sendFeedback(keys, job, "processing", { extra: `running on ${model}` }), { startImmediately: true })
+          yield* Deferred.succeed(processingOut, undefined)
+          yield* Fiber.await(sent)
+        }))
+        const processingFirst = Deferred.succeed(startProcessing, undefined).pipe(Effect.andThen(Deferred.await(processingOut)))
+        const processingSettled = Effect.suspend(() => processingHandedOver ? Deferred.await(processingOut) : Fiber.interrupt(processing))
+        const generating = yield* Effect.forkChild(generate(keys, job, config, options, model, processingFirst), { startImmediately: true })
         const { generation, price, invoice } = yield* Effect.gen(function*() {
           // A job stopped while the model works stops the model (and its partials) before anything else.
-          const generation = yield* Fiber.join(generating).pipe(Effect.onInterrupt(() => Fiber.interrupt(generating)))
+          const generation = yield* Fiber.join(generating).pipe(
+            Effect.onInterrupt(() => Fiber.interrupt(generating)),
+            Effect.ensuring(processingSettled)
+          )
           if (mode === "free") {
             yield* store.record({ id: job.id, priceSats: 0, payment: "free" })
             return { generation, price: 0, invoice: undefined }

@@ -71,7 +71,9 @@ describe("Provider in VS Code", function() {
     assert.equal(tag(result, "e")?.[1], job.id)
     assert.equal(tag(result, "p")?.[1], customer.pubkey)
     assert.equal(tag(result, "amount"), undefined, "free mode: no amount tag, nothing to pay")
-    assert.ok(replies.feedback.some((f) => statusOf(f) === "processing"), "no processing feedback before the result")
+    // The job's last word: success, saying what it cost (a job this quick says no processing first).
+    const success = await waitFor(() => replies.feedback.find((f) => statusOf(f) === "success"), 5000, "the success feedback")
+    assert.match(tag(success, "status")?.[2] ?? "", /^done: \d+ tokens, free$/)
 
     const record = await waitFor(
       () => sellCompute.recentJobs().find((j) => j.id === job.id && j.status === "success"),
