@@ -13,11 +13,10 @@
  * its stages are the product's; the Ollama stand-ins and the customers run in a third
  * (bench/pipelineLoad.ts).
  */
-import { type ChildProcess, fork } from "node:child_process"
+import { type ChildProcess, execFileSync, fork } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as esbuild from "esbuild"
 import { generateSecretKey } from "nostr-tools/pure"
 import type { Config } from "../src/dvm/config"
 import { feedbackEvent, refOf, resultEvent } from "../src/dvm/protocol/events"
@@ -105,18 +104,8 @@ const startProviderProcess = async (config: Partial<Config>, dataDir?: string) =
   }
 }
 
-const bundleProvider = () =>
-  esbuild.build({
-    bundle: true,
-    platform: "node",
-    format: "cjs",
-    target: "node20",
-    keepNames: true,
-    logLevel: "warning",
-    external: ["vscode", "./sparkSdk.js", "pg-native"],
-    entryPoints: [path.join(BENCH_DIR, "pipelineProvider.ts")],
-    outfile: PROVIDER_BUNDLE
-  })
+/** The provider's bundle, built by the hosts' own build script (esbuild.mjs) with their options. */
+const bundleProvider = () => execFileSync(process.execPath, ["esbuild.mjs", "--bench"], { stdio: "inherit" })
 
 /** CPU (ms) of one verification of a job request and one signature of a result or feedback, with the module in use. */
 const measureCrypto = () => {
@@ -272,7 +261,7 @@ const measureFirstPartial = async (relayUrl: string, load: Load) => {
 
 export const benchPipeline = async () => {
   await useWasmSignatures()
-  await bundleProvider()
+  bundleProvider()
   const relay = await startRelay()
   const load = await startLoad()
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sell-compute-bench-pipeline-"))

@@ -13,6 +13,7 @@ import { type Event, finalizeEvent, generateSecretKey } from "nostr-tools/pure"
 import { useWasmSignatures } from "../src/dvm/protocol/signing"
 import { Customer, statusOf } from "../test/support/customer"
 import { startOllamaStandIn, waitFor } from "../test/support/ollama-server"
+import { epochNow } from "./epochNow"
 
 /** The streaming model: this many words, one token each, this far apart (the first too). */
 export const STREAMING_TOKENS = 20
@@ -42,7 +43,6 @@ export type LoadRequest =
   | { readonly burst: { readonly relay: string; readonly jobs: number } }
   | { readonly go: true }
 
-const epochNow = () => performance.timeOrigin + performance.now()
 const send = (reply: LoadReply) => process.send?.(reply)
 
 /** publish→receive of a plain event through the relay, from one client to itself. */
@@ -76,10 +76,19 @@ const probe = async (relay: string, count: number) => {
   return times
 }
 
+/** One job as it is being stamped; `wake` is called on each reply. */
+interface Stamping {
+  start: number
+  result?: number
+  firstPartial?: number
+  readonly order: Array<string>
+  wake?: () => void
+}
+
 /** Jobs one at a time, each stamped as its replies arrive (no polling between them and the clock). */
 const sequential = async (relay: string, jobs: number, until: "result" | "partial", label: string) => {
   const customer = new Customer([relay])
-  const runs = new Map<string, { start: number; result?: number; firstPartial?: number; order: Array<string>; wake?: () => void }>()
+  const runs = new Map<string, Stamping>()
   await new Promise<void>((resolve) => {
     customer.pool.subscribe([relay], { kinds: [6050, 7000], "#p": [customer.pubkey] }, {
       onevent: (event) => {
@@ -99,7 +108,7 @@ const sequential = async (relay: string, jobs: number, until: "result" | "partia
   try {
     for (let i = 0; i < jobs; i++) {
       const job = customer.buildJob({ prompt: `${label} job ${i}` })
-      const run: { start: number; result?: number; firstPartial?: number; order: Array<string>; wake?: () => void } = { start: 0, order: [] }
+      const run: Stamping = { start: 0, order: [] }
       runs.set(job.id, run)
       const reached = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`job ${job.id.slice(0, 8)}: no ${until} within 15 s (seen: ${run.order.join(", ") || "nothing"})`)), 15_000)

@@ -18,6 +18,7 @@ import { type JobStage, recordJobStages } from "../src/dvm/services/JobPipeline"
 import { keptAliveFetch } from "../src/dvm/services/keptAliveFetch"
 import { Kind5050DVM } from "../src/dvm/services/Kind5050DVM"
 import { startProvider, type TestProvider } from "../test/support/provider"
+import { epochNow } from "./epochNow"
 
 export type ProviderRequest =
   | { readonly start: { readonly config: Partial<Config>; readonly dataDir?: string } }
@@ -35,8 +36,6 @@ export type ProviderReply =
   | { readonly cpu: NodeJS.CpuUsage }
   | { readonly stages: ReadonlyArray<readonly [string, JobStage, number]> }
   | { readonly stopped: true }
-
-export const epochNow = () => performance.timeOrigin + performance.now()
 
 const send = (reply: ProviderReply) => process.send?.(reply)
 
